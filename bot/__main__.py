@@ -1,0 +1,53 @@
+"""Command line: `python -m bot run|route|youth-search|train|import-cases`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bot", description="便民一路通 city-service assistant")
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="run Rasa, the action server and the gateway (Ctrl-C stops all)")
+    p.add_argument("--no-train", action="store_true", help="use the newest trained model as it is")
+    p = sub.add_parser("route", help="route texts: JSON lines {id, text} on stdin → decisions on stdout")
+    p.add_argument("--jsonl", action="store_true", required=True)
+    p = sub.add_parser("youth-search", help="youth programme search: JSON lines {id, text} → results")
+    p.add_argument("--jsonl", action="store_true", required=True)
+    p = sub.add_parser("train", help="train the Rasa model if the data changed")
+    p.add_argument("--force", action="store_true")
+    p = sub.add_parser("import-cases", help="add a city's labelled historical cases as training data")
+    p.add_argument("file")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
+
+    if args.command == "run":
+        from bot.supervisor import run
+
+        return run(train_first=not args.no_train)
+    if args.command == "route":
+        from bot.nlu.route_cli import run as route
+
+        route()
+        return 0
+    if args.command == "youth-search":
+        from bot.youth.cli import run as youth_search
+
+        youth_search()
+        return 0
+    if args.command == "train":
+        from bot.training import train
+
+        print(train(force=args.force))
+        return 0
+    if args.command == "import-cases":
+        from bot.nlu.import_cases import run as import_cases
+
+        return import_cases(args.file)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

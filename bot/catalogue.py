@@ -1,0 +1,145 @@
+"""The service catalogue: what the city does, who does it, and what a case needs.
+
+Loaded from the staff-edited YAML in `knowledge_base/`. Every intent the NLU knows is the
+id of one service here, so adding a service is adding data: an entry here plus examples in
+`nlu_data/services/`. Importable from both environments (PyYAML only).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+KB_DIR = Path(os.environ.get("BOT_KB_DIR", ROOT / "knowledge_base"))
+
+KINDS = {"report", "inquiry", "application", "emergency", "external", "chitchat"}
+NEEDS = {"location", "photo", "time", "plate", "description"}
+
+
+class CatalogueError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Agency:
+    id: str
+    zh: str
+    en: str = ""
+    kind: str = "city"
+    phone: str = ""
+    units: tuple[str, ...] = ()
+    handles: str = ""
+
+
+@dataclass(frozen=True)
+class Service:
+    id: str
+    name_zh: str
+    name_en: str
+    agency: str
+    unit: str
+    kind: str
+    open311_code: str
+    answer_zh: str
+    answer_en: str = ""
+    needs: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    expected_days: int | None = None
+    contact: str = ""
+    keywords: tuple[str, ...] = field(default=())
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.kind == "emergency"
+
+    def answer(self, lang: str = "zh") -> str:
+        return self.answer_en if lang == "en" and self.answer_en else self.answer_zh
+
+    def name(self, lang: str = "zh") -> str:
+        return self.name_en if lang == "en" else self.name_zh
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    agencies: dict[str, Agency]
+    services: dict[str, Service]
+
+    def service(self, service_id: str) -> Service | None:
+        return self.services.get(service_id)
+
+    def agency(self, agency_id: str) -> Agency | None:
+        return self.agencies.get(agency_id)
+
+
+def _load_agencies(path: Path) -> dict[str, Agency]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    out: dict[str, Agency] = {}
+    for kind, rows in data.items():
+        for row in rows or []:
+            out[row["id"]] = Agency(
+                id=row["id"],
+                zh=row.get("zh", row["id"]),
+                en=row.get("en", ""),
+                kind={"city": "city", "district": "district", "external": "external",
+                      "emergency": "emergency", "none": "none"}.get(kind, kind),
+                phone=str(row.get("phone", "")),
+                units=tuple(row.get("units", ())),
+                handles=str(row.get("for", "")),
+            )
+    return out
+
+
+def _service_from(row: dict, source: str) -> Service:
+    missing = [k for k in ("id", "name", "agency", "unit", "kind", "open311_code", "answer") if k not in row]
+    if missing:
+        raise CatalogueError(f"{source}: service {row.get('id', '?')} lacks {', '.join(missing)}")
+    name, answer = row["name"], row["answer"]
+    if row["kind"] not in KINDS:
+        raise CatalogueError(f"{source}: service {row['id']} has unknown kind {row['kind']!r}")
+    needs = tuple(row.get("needs", ()))
+    optional = tuple(row.get("optional", ()))
+    bad = set(needs + optional) - NEEDS
+    if bad:
+        raise CatalogueError(f"{source}: service {row['id']} needs unknown fields {sorted(bad)}")
+    return Service(
+        id=row["id"],
+        name_zh=name["zh"],
+        name_en=name.get("en", ""),
+        agency=row["agency"],
+        unit=row["unit"],
+        kind=row["kind"],
+        open311_code=str(row["open311_code"]),
+        answer_zh=answer["zh"].strip(),
+        answer_en=answer.get("en", "").strip(),
+        needs=needs,
+        optional=optional,
+        expected_days=row.get("expected_days"),
+        contact=str(row.get("contact", "")),
+        keywords=tuple(row.get("keywords", ())),
+    )
+
+
+def load_catalogue(kb_dir: Path | None = None) -> Catalogue:
+    kb_dir = Path(kb_dir or KB_DIR)
+    agencies = _load_agencies(kb_dir / "agencies.yml")
+    services: dict[str, Service] = {}
+    for path in sorted((kb_dir / "services").glob("*.yml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for row in data.get("services", []):
+            svc = _service_from(row, path.name)
+            if svc.id in services:
+                raise CatalogueError(f"{path.name}: duplicate service id {svc.id}")
+            if svc.agency not in agencies:
+                raise CatalogueError(f"{path.name}: service {svc.id} names unknown agency {svc.agency}")
+            services[svc.id] = svc
+    return Catalogue(agencies=agencies, services=services)
+
+
+@lru_cache(maxsize=1)
+def catalogue() -> Catalogue:
+    return load_catalogue()

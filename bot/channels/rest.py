@@ -1,0 +1,70 @@
+"""The JSON chat endpoint, in Rasa's REST convention: POST /webhooks/rest/webhook with
+{"sender", "message", "metadata"} → [{"recipient_id", "text", "buttons", "image", "custom"}].
+Used by the web chat page and by any client of the city's."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from bot.messages import Incoming, Location
+from bot.privacy import pseudonym
+
+router = APIRouter()
+MAX_BODY = 64 * 1024
+
+
+def error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _location(meta: dict[str, Any]) -> Location | None:
+    loc = meta.get("location")
+    if not isinstance(loc, dict):
+        return None
+    try:
+        lat = float(loc["latitude"]) if loc.get("latitude") is not None else None
+        lon = float(loc["longitude"]) if loc.get("longitude") is not None else None
+    except (TypeError, ValueError):
+        return None
+    if lat is not None and not (-90 <= lat <= 90) or lon is not None and not (-180 <= lon <= 180):
+        return None
+    return Location(lat, lon, str(loc.get("address", ""))[:300], str(loc.get("title", ""))[:100])
+
+
+@router.post("/webhooks/rest/webhook")
+async def rest_webhook(request: Request) -> Any:
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        return error(413, f"request body over {MAX_BODY} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "body is not valid JSON")
+    if not isinstance(body, dict):
+        return error(400, "body must be a JSON object")
+    sender, message = body.get("sender"), body.get("message")
+    meta = body.get("metadata")
+    meta = {} if meta is None else meta
+    if not isinstance(sender, str) or not sender.strip() or len(sender) > 128:
+        return error(400, "'sender' must be a non-empty string of at most 128 characters")
+    if message is not None and not isinstance(message, str):
+        return error(400, "'message' must be a string")
+    if not isinstance(meta, dict):
+        return error(400, "'metadata' must be an object")
+    channel = "web" if meta.get("channel") == "web" else "rest"
+    lang = "en" if meta.get("lang") == "en" else "zh"
+    payload = message if message and message.startswith("/") else None
+    msg = Incoming(
+        channel=channel,
+        sender=pseudonym(channel, sender),
+        text=None if payload else message,
+        payload=payload,
+        location=_location(meta),
+        lang=lang,
+    )
+    replies = await request.app.state.conversation.handle(msg)
+    return [r.as_rest(sender) for r in replies]

@@ -1,0 +1,79 @@
+"""Settings, from the environment only (secrets included). Defaults are the embedded set-up:
+SQLite files under var/, an in-memory lock store, no external services."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from bot.catalogue import ROOT
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be an integer, got {value!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path
+    port: int
+    rasa_port: int
+    actions_port: int
+    # Our own tables (cases, message log ...): SQLAlchemy URL.
+    database_url: str
+    # Rasa's SQL tracker store: SQLAlchemy URL (a separate SQLite file by default, the same
+    # PostgreSQL database as ours in production).
+    tracker_url: str
+    redis_url: str
+    rabbitmq_url: str
+    rasa_timeout: float
+    line_channel_secret: str
+    line_channel_token: str
+    line_api_host: str
+    pseudonym_key: str
+
+    @property
+    def rasa_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def actions_url(self) -> str:
+        return f"http://127.0.0.1:{self.actions_port}"
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    var_dir = Path(os.environ.get("BOT_VAR_DIR", ROOT / "var")).resolve()
+    database_url = os.environ.get("BOT_DATABASE_URL") or f"sqlite:///{var_dir / 'bot.db'}"
+    default_tracker = (
+        f"sqlite:///{var_dir / 'tracker.db'}" if database_url.startswith("sqlite") else database_url
+    )
+    return Settings(
+        var_dir=var_dir,
+        port=_int("PORT", 8000),
+        rasa_port=_int("BOT_RASA_PORT", 5005),
+        actions_port=_int("BOT_ACTIONS_PORT", 5055),
+        database_url=database_url,
+        tracker_url=os.environ.get("BOT_TRACKER_URL") or default_tracker,
+        redis_url=os.environ.get("BOT_REDIS_URL", ""),
+        rabbitmq_url=os.environ.get("BOT_RABBITMQ_URL", ""),
+        rasa_timeout=float(os.environ.get("BOT_RASA_TIMEOUT", "10")),
+        line_channel_secret=os.environ.get("LINE_CHANNEL_SECRET", ""),
+        line_channel_token=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
+        line_api_host=os.environ.get("LINE_API_HOST", ""),
+        # Keyed hash for citizen pseudonyms; set it in production so ids survive restarts
+        # without being reversible. The fallback is per-machine, stored under var/.
+        pseudonym_key=os.environ.get("BOT_PSEUDONYM_KEY", ""),
+    )

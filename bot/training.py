@@ -1,0 +1,184 @@
+"""Assembling and training the Rasa model.
+
+The repository holds what people edit: `config.yml`, `domain.yml`, `nlu_data/` and the
+service catalogue. Training assembles a Rasa project in `build/rasa/` from them:
+- every example and dictionary word passes through the edge normaliser, so the model
+  learns the exact form of text it receives at run time;
+- the intents and the rules "intent → action_route" are generated from the catalogue, so
+  adding a service is adding data.
+The model is named by a hash of everything that goes into it; it is retrained only when
+that hash changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from bot.catalogue import ROOT, load_catalogue
+from bot.nlu.normalise import normalise_text
+from bot.nlu.training_data import NLU_DIR, example_files
+
+log = logging.getLogger("bot.training")
+
+BUILD_DIR = ROOT / "build" / "rasa"
+MODELS_DIR = Path(os.environ.get("BOT_MODELS_DIR", ROOT / "models"))
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+CONFIG = ROOT / "config.yml"
+DOMAIN = ROOT / "domain.yml"
+ROUTE_ACTION = "action_route"
+# Code that shapes the model: a change here must retrain too.
+_CODE = [ROOT / "bot" / "nlu" / "featurizer.py", ROOT / "bot" / "nlu" / "normalise.py",
+         ROOT / "bot" / "nlu" / "embeddings.py", Path(__file__)]
+
+
+def _inputs() -> list[Path]:
+    kb = ROOT / "knowledge_base" / "services"
+    files = [CONFIG, DOMAIN, *_CODE, *example_files(), *sorted(kb.glob("*.yml"))]
+    files += sorted((NLU_DIR / "jieba").glob("*.txt")) + sorted(NLU_DIR.glob("*.yml"))
+    return files
+
+
+def data_hash() -> str:
+    h = hashlib.sha256()
+    for path in _inputs():
+        h.update(str(path.relative_to(ROOT)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def model_path(digest: str | None = None) -> Path:
+    return MODELS_DIR / f"nlu-{digest or data_hash()}.tar.gz"
+
+
+def current_model() -> Path | None:
+    """The model for the data as it is now, if trained."""
+    path = model_path()
+    return path if path.exists() else None
+
+
+def latest_model() -> Path | None:
+    """The current model, or else the newest trained one (the data changed since; warns)."""
+    path = current_model()
+    if path:
+        return path
+    models = sorted(MODELS_DIR.glob("nlu-*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    if models:
+        log.warning("the training data changed since %s was trained; run `python -m bot train`", models[-1].name)
+        return models[-1]
+    return None
+
+
+def _normalise_examples(block: str) -> str:
+    lines = []
+    for line in block.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("- "):
+            text = normalise_text(stripped[2:])
+            if text:
+                lines.append(f"- {text}")
+    return "\n".join(lines) + "\n"
+
+
+def assemble(out: Path = BUILD_DIR) -> Path:
+    cat = load_catalogue()
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "data").mkdir(parents=True)
+    (out / "jieba").mkdir()
+
+    intents_seen: set[str] = set()
+    for i, path in enumerate(example_files()):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        blocks = []
+        for block in data.get("nlu", []):
+            if "intent" in block:
+                if block["intent"] not in cat.services:
+                    raise ValueError(f"{path.name}: intent {block['intent']} is not in knowledge_base/services")
+                intents_seen.add(block["intent"])
+            block = dict(block)
+            block["examples"] = _normalise_examples(str(block.get("examples", "")))
+            blocks.append(block)
+        (out / "data" / f"{i:03d}-{path.stem}.yml").write_text(
+            yaml.safe_dump({"version": "3.1", "nlu": blocks}, allow_unicode=True, sort_keys=False),
+            encoding="utf-8",
+        )
+    missing = sorted(set(cat.services) - intents_seen)
+    if missing:
+        raise ValueError(f"services without training examples: {', '.join(missing)}")
+
+    for path in sorted((NLU_DIR / "jieba").glob("*.txt")):
+        words = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if parts and not parts[0].startswith("#"):
+                words.append(" ".join([normalise_text(parts[0]), *parts[1:]]))
+        (out / "jieba" / path.name).write_text("\n".join(words) + "\n", encoding="utf-8")
+
+    intents = sorted(intents_seen)
+    rules = [
+        {"rule": f"route {name}", "steps": [{"intent": name}, {"action": ROUTE_ACTION}]}
+        for name in [*intents, "nlu_fallback"]
+    ]
+    (out / "data" / "rules-generated.yml").write_text(
+        yaml.safe_dump({"version": "3.1", "rules": rules}, allow_unicode=True, sort_keys=False),
+        encoding="utf-8",
+    )
+    for extra in sorted(NLU_DIR.glob("*.yml")):  # hand-written rules/stories, if any
+        shutil.copy(extra, out / "data" / extra.name)
+
+    domain = yaml.safe_load(DOMAIN.read_text(encoding="utf-8"))
+    domain["intents"] = sorted(set(domain.get("intents") or []) | set(intents))
+    (out / "domain.yml").write_text(yaml.safe_dump(domain, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
+    for component in config["pipeline"]:
+        if component["name"] == "JiebaTokenizer":
+            component["dictionary_path"] = str(out / "jieba")
+    (out / "config.yml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return out
+
+
+def rasa_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["RASA_TELEMETRY_ENABLED"] = "false"
+    # The custom featurizer lives in this repository's `bot` package.
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return env
+
+
+def train(force: bool = False) -> Path:
+    digest = data_hash()
+    target = model_path(digest)
+    if target.exists() and not force:
+        log.info("model %s is up to date", target.name)
+        return target
+    project = assemble()
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    log.info("training %s (this takes a few minutes)", target.name)
+    cmd = [
+        str(RASA_BIN), "train",
+        "--config", str(project / "config.yml"),
+        "--domain", str(project / "domain.yml"),
+        "--data", str(project / "data"),
+        "--out", str(MODELS_DIR),
+        "--fixed-model-name", target.name.removesuffix(".tar.gz"),
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, env=rasa_env(), stdout=sys.stderr, stderr=sys.stderr)
+    if proc.returncode != 0 or not target.exists():
+        raise RuntimeError(f"rasa train failed with exit code {proc.returncode}")
+    log.info("trained %s in %.0f s", target.name, time.monotonic() - started)
+    for old in MODELS_DIR.glob("nlu-*.tar.gz"):
+        if old != target and old.stat().st_mtime < target.stat().st_mtime - 1:
+            old.unlink()  # keep only the current model; it can always be rebuilt from the data
+    return target

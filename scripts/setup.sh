@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up everything the assistant needs, idempotently: two virtual environments from the
+# lock files (rebuilt only when a lock file changes), the package itself, and a trained
+# model (retrained only when the training data changes). Safe to run on every start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+find_python() {  # $1 = major.minor
+  local v=$1 p
+  for p in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$v".*/bin/python"$v" "$(command -v "python$v" 2>/dev/null || true)"; do
+    if [ -x "$p" ]; then echo "$p"; return 0; fi
+  done
+  echo "Python $v not found: install it (pyenv install $v, or your system's python$v with venv) and retry" >&2
+  return 1
+}
+
+# make_venv DIR PYTHON LOCKFILE
+make_venv() {
+  local dir=$1 py=$2 lock=$3 stamp
+  stamp=$(sha256sum "$lock" scripts/setup.sh | sha256sum | cut -c1-16)
+  if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then
+    return 0
+  fi
+  echo "setup: building $dir from $lock (a few minutes the first time; pip's cache makes it faster after)"
+  rm -rf "$dir"
+  "$py" -m venv "$dir"
+  "$dir/bin/pip" install --quiet --upgrade pip==24.2
+  "$dir/bin/pip" install --quiet -r "$lock"
+  echo "$stamp" > "$dir/.stamp"
+}
+
+start=$(date +%s)
+make_venv .venv "$(find_python 3.11)" requirements/gateway.lock
+make_venv .venv-rasa "$(find_python 3.10)" requirements/rasa.lock
+# The gateway package itself, editable, so `python -m bot` works from any directory.
+if ! .venv/bin/python -c "import bot, sys; sys.exit(0 if bot.__file__.startswith('$ROOT') else 1)" 2>/dev/null \
+   || [ ! -f .venv/.editable ]; then
+  .venv/bin/pip install --quiet --no-deps --no-build-isolation -e . && touch .venv/.editable
+fi
+RASA_TELEMETRY_ENABLED=false .venv/bin/python -m bot train
+echo "setup: done in $(( $(date +%s) - start )) s"

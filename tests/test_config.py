@@ -1,0 +1,65 @@
+"""Configuration switching: the environment alone moves storage from SQLite to PostgreSQL
+and the lock store from memory to Redis."""
+
+import pytest
+
+from bot import config, rasa_endpoints
+
+
+@pytest.fixture
+def fresh_settings(monkeypatch, tmp_path):
+    for name in ("BOT_DATABASE_URL", "BOT_TRACKER_URL", "BOT_REDIS_URL", "BOT_RABBITMQ_URL", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path))
+    config.settings.cache_clear()
+    yield monkeypatch
+    config.settings.cache_clear()
+
+
+def test_embedded_default(fresh_settings, tmp_path):
+    cfg = config.settings()
+    assert cfg.embedded
+    assert cfg.database_url == f"sqlite:///{tmp_path / 'bot.db'}"
+    rendered = rasa_endpoints.render(cfg)
+    assert rendered["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "tracker.db")}
+    assert rendered["lock_store"] == {"type": "in_memory"}
+    assert "event_broker" not in rendered
+    assert rendered["action_endpoint"]["url"].startswith("http://127.0.0.1:")
+
+
+def test_postgresql_redis_rabbitmq_from_environment(fresh_settings):
+    fresh_settings.setenv("BOT_DATABASE_URL", "postgresql://bot:s3cret@db.internal:5433/city")
+    fresh_settings.setenv("BOT_REDIS_URL", "redis://:pw@cache:6380/2")
+    fresh_settings.setenv("BOT_RABBITMQ_URL", "amqp://u:p@mq:5673/")
+    cfg = config.settings()
+    assert not cfg.embedded
+    rendered = rasa_endpoints.render(cfg)
+    assert rendered["tracker_store"] == {
+        "type": "SQL", "dialect": "postgresql", "url": "db.internal", "port": 5433, "db": "city",
+        "username": "bot", "password": "s3cret",
+    }
+    assert rendered["lock_store"] == {
+        "type": "redis", "url": "cache", "port": 6380, "db": 2, "key_prefix": "bianmin", "password": "pw",
+    }
+    assert rendered["event_broker"]["type"] == "pika"
+    assert rendered["event_broker"]["url"] == "mq" and rendered["event_broker"]["port"] == 5673
+
+
+def test_tracker_can_be_separated(fresh_settings):
+    fresh_settings.setenv("BOT_DATABASE_URL", "postgresql://bot@h/ours")
+    fresh_settings.setenv("BOT_TRACKER_URL", "postgresql://rasa@h2/trackers")
+    rendered = rasa_endpoints.render(config.settings())
+    assert rendered["tracker_store"]["url"] == "h2" and rendered["tracker_store"]["db"] == "trackers"
+
+
+def test_bad_port_is_a_clear_error(fresh_settings):
+    fresh_settings.setenv("PORT", "eighty")
+    with pytest.raises(SystemExit, match="PORT must be an integer"):
+        config.settings()
+
+
+def test_written_file_is_what_rasa_reads(fresh_settings, tmp_path):
+    import yaml
+
+    path = rasa_endpoints.write(config.settings())
+    assert yaml.safe_load(path.read_text()) == rasa_endpoints.render(config.settings())

@@ -1,0 +1,40 @@
+from bot.nlu.normalise import MAX_CHARS, normalise, normalise_text
+
+
+def test_full_width_becomes_half_width():
+    assert normalise_text("ＡＢＣ１２３，我在５樓") == "ABC123,我在5樓"
+
+
+def test_simplified_becomes_traditional_with_taiwanese_words():
+    assert normalise_text("路灯坏了，垃圾车几点来？") == "路燈壞了,垃圾車幾點來?"
+    assert normalise_text("出租车司机乱停") == "計程車司機亂停"
+
+
+def test_traditional_text_is_left_as_it_is():
+    assert normalise_text("巷口路燈不亮，裡面很暗") == "巷口路燈不亮,裡面很暗"
+
+
+def test_control_and_zero_width_characters_are_removed_and_spaces_collapsed():
+    assert normalise_text("  路\u200b燈\x00壞了\n\n\t了  ") == "路燈壞了 了"
+
+
+def test_roc_years_become_western_years():
+    assert normalise_text("民國105年9月14日停電") == "2016年9月14日停電"
+    assert normalise_text("115年3月1日") == "2026年3月1日"
+    assert normalise_text("西元2016年") == "2016年"
+    # A quantity of years is not a date.
+    assert normalise_text("住了30年") == "住了30年"
+
+
+def test_empty_and_too_long_are_flagged():
+    assert normalise("").empty and normalise(None).empty and normalise(" \u3000\u200b ").empty
+    long = normalise("路" * (MAX_CHARS + 1))
+    assert long.too_long and len(long.text) == MAX_CHARS
+    huge = normalise("燈" * 1_000_000)
+    assert huge.too_long and len(huge.text) == MAX_CHARS
+    ok = normalise("路燈")
+    assert not ok.too_long and not ok.empty
+
+
+def test_emoji_survive():
+    assert normalise_text("😀😀") == "😀😀"
