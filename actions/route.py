@@ -8,6 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import cases, youth
 from bot import replies
 from bot.nlu.router import decide
 
@@ -24,6 +25,13 @@ class ActionRoute(Action):
         ranking = message.get("intent_ranking") or [message.get("intent") or {}]
         lang = ((message.get("metadata") or {}).get("lang")) or "zh"
         decision = decide(text, ranking)
+        # Reports start the case form; case look-ups are answered from the case store.
+        handled = await cases.after_route(decision, tracker, dispatcher, lang, domain)
+        if handled is not None:
+            return handled
+        youth_replies = youth.replies_for(decision, tracker, lang)
+        if youth_replies is not None:
+            return youth.utter(dispatcher, youth_replies)
         for out in replies.for_decision(decision, lang=lang):
             dispatcher.utter_message(
                 text=out.text,

@@ -31,7 +31,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.svm import LinearSVC
 
     cat = catalogue()
     examples = load_examples()
@@ -44,7 +44,8 @@ def main() -> None:
         print("services with < 10 examples:", ", ".join(thin))
     vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
     x = vec.fit_transform(texts)
-    clf = LogisticRegression(max_iter=2000, C=10).fit(x, labels)
+    # A linear SVM: seconds on ~170 classes, where multinomial logistic regression took a minute.
+    clf = LinearSVC(C=0.5).fit(x, labels)
 
     for path in sorted(EVAL_DIR.glob("*.jsonl")):
         rows = [json.loads(line) for line in path.open(encoding="utf-8")]

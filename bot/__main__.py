@@ -14,12 +14,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-train", action="store_true", help="use the newest trained model as it is")
     p = sub.add_parser("route", help="route texts: JSON lines {id, text} on stdin → decisions on stdout")
     p.add_argument("--jsonl", action="store_true", required=True)
+    p.add_argument("--model", help="a trained model (default: the one for the current data)")
     p = sub.add_parser("youth-search", help="youth programme search: JSON lines {id, text} → results")
     p.add_argument("--jsonl", action="store_true", required=True)
     p = sub.add_parser("train", help="train the Rasa model if the data changed")
     p.add_argument("--force", action="store_true")
     p = sub.add_parser("import-cases", help="add a city's labelled historical cases as training data")
     p.add_argument("file")
+    p.add_argument("--out-dir", help="where the examples go (default nlu_data/imported)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
 
@@ -28,9 +30,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return run(train_first=not args.no_train)
     if args.command == "route":
+        from pathlib import Path
+
         from bot.nlu.route_cli import run as route
 
-        route()
+        route(model=Path(args.model) if args.model else None)
         return 0
     if args.command == "youth-search":
         from bot.youth.cli import run as youth_search
@@ -43,9 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         print(train(force=args.force))
         return 0
     if args.command == "import-cases":
+        from pathlib import Path
+
         from bot.nlu.import_cases import run as import_cases
 
-        return import_cases(args.file)
+        return import_cases(args.file, Path(args.out_dir) if args.out_dir else None)
     return 2
 
 

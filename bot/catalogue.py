@@ -99,6 +99,11 @@ def _service_from(row: dict, source: str) -> Service:
     if missing:
         raise CatalogueError(f"{source}: service {row.get('id', '?')} lacks {', '.join(missing)}")
     name, answer = row["name"], row["answer"]
+    for label, value in [("name.zh", name.get("zh")), ("name.en", name.get("en", "")),
+                         ("answer.zh", answer.get("zh")), ("answer.en", answer.get("en", ""))]:
+        if not isinstance(value, str):
+            # YAML reads a bare Yes / No / On as a boolean: quote such words.
+            raise CatalogueError(f"{source}: service {row['id']} {label} must be text, got {value!r} (quote it)")
     if row["kind"] not in KINDS:
         raise CatalogueError(f"{source}: service {row['id']} has unknown kind {row['kind']!r}")
     needs = tuple(row.get("needs", ()))

@@ -14,14 +14,17 @@ import httpx
 
 from bot import db
 from bot.config import Settings
+from bot.handoff import hook as handoff
 from bot.messages import Incoming, Outgoing
 from bot.nlu.normalise import MAX_CHARS, normalise
 
 log = logging.getLogger("bot.conversation")
 
 # Buttons may only send a bare intent ("/street_light_out"); Rasa's "/intent{...}" entity
-# syntax would let a client set slots, so it is refused.
+# syntax would let a client set any slot, so it is refused, except for these entities, whose
+# values are plain id lists (the youth cards' compare / consult buttons).
 _PAYLOAD = re.compile(r"^/[a-z][a-z0-9_]{0,63}$")
+_ENTITY_PAYLOAD = re.compile(r'^/(youth_compare|youth_consult)\{"(ids|program_id)": ?"[A-Za-z0-9_,-]{1,200}"\}$')
 
 RASA_DOWN = "抱歉，系統暫時忙碌，請稍後再試；急事請直接撥打 1999 市民專線（24 小時），緊急狀況請撥 110 或 119。"
 RASA_DOWN_EN = (
@@ -57,7 +60,12 @@ class Conversation:
 
     async def handle(self, msg: Incoming) -> list[Outgoing]:
         started = time.monotonic()
-        status, replies = await self._handle(msg)
+        held = await handoff.intercept(msg)  # with a person (or asking for one): not Rasa
+        if held is not None:
+            status, replies = "handoff", held
+        else:
+            status, replies = await self._handle(msg)
+            replies = await handoff.observe(msg, replies)  # transcript; two misses → a person
         latency = int((time.monotonic() - started) * 1000)
         routed = next((r.custom for r in replies if r.custom and r.custom.get("type") in ("routed", "emergency")), {})
         agency = routed.get("agency") or (f"EMERG-{routed['number']}" if "number" in routed else None)
@@ -69,7 +77,7 @@ class Conversation:
 
     async def _handle(self, msg: Incoming) -> tuple[str, list[Outgoing]]:
         if msg.payload is not None:
-            if not _PAYLOAD.match(msg.payload):
+            if not (_PAYLOAD.match(msg.payload) or _ENTITY_PAYLOAD.match(msg.payload)):
                 return "rejected", [Outgoing(text=_pick(msg.lang, EMPTY, EMPTY_EN))]
             text = msg.payload
         else:

@@ -63,7 +63,7 @@ def children() -> list[Child]:
     base = dict(os.environ)
     base["PYTHONPATH"] = str(ROOT)
     base["RASA_TELEMETRY_ENABLED"] = "false"
-    actions_env = {**base, "SANIC_HOST": "127.0.0.1"}
+    actions_env = {**base, "SANIC_HOST": "127.0.0.1", "BOT_ACTIONS_PRELOAD": "1"}
     return [
         Child("actions", [str(VENV_PY), "-m", "rasa_sdk", "--actions", "actions", "-p", str(cfg.actions_port)],
               actions_env),

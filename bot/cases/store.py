@@ -1,0 +1,274 @@
+"""The case store: our own tables for citizen reports, their followers and status history.
+
+One case, whichever door it came in by (chat or Open311). Filing commits before the caller
+replies, so a confirmed case survives a crash. Case numbers are KH-YYMM-NNNNNN (short enough
+to read out on the phone), drawn from a per-month counter row that is incremented with an
+atomic upsert, so two processes never hand out the same number.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from bot import db
+from bot.catalogue import Catalogue, Service, catalogue
+
+log = logging.getLogger("bot.cases")
+
+# Taiwan has no daylight saving; a fixed offset avoids a tzdata dependency.
+TAIPEI = timezone(timedelta(hours=8))
+STATUSES = ("received", "dispatched", "in_progress", "closed", "duplicate", "transferred")
+OPEN_STATUSES = ("received", "dispatched", "in_progress")
+# What staff may move a case to from each status; closed/duplicate/transferred are final,
+# except that a closed case may be reopened (the repair did not hold).
+TRANSITIONS: dict[str, set[str]] = {
+    "received": {"dispatched", "in_progress", "closed", "duplicate", "transferred"},
+    "dispatched": {"in_progress", "closed", "duplicate", "transferred"},
+    "in_progress": {"closed", "transferred", "dispatched"},
+    "closed": {"in_progress"},
+    "duplicate": set(),
+    "transferred": set(),
+}
+STATUS_ZH = {"received": "已受理", "dispatched": "已派工", "in_progress": "處理中", "closed": "已結案",
+             "duplicate": "重複案件", "transferred": "已轉其他單位"}
+STATUS_EN = {"received": "received", "dispatched": "dispatched", "in_progress": "in progress",
+             "closed": "closed", "duplicate": "duplicate", "transferred": "transferred"}
+
+
+class CaseError(ValueError):
+    pass
+
+
+class Case(db.Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        # The duplicate lookup: same service, open, recent.
+        Index("ix_cases_dedupe", "service", "status", "created_at"),
+        Index("ix_cases_citizen", "citizen", "channel"),
+        # Nearby lookups: a latitude band within one service, longitude filtered after.
+        Index("ix_cases_geo", "service", "lat"),
+        Index("ix_cases_road", "service", "road", "district"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    service: Mapped[str] = mapped_column(String(64))
+    agency: Mapped[str] = mapped_column(String(16))
+    unit: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    location_text: Mapped[str] = mapped_column(String(300), default="")
+    district: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    road: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    photos: Mapped[list] = mapped_column(JSON, default=list)  # image ids (bot.media) or media URLs
+    extra: Mapped[dict] = mapped_column(JSON, default=dict)  # time, plate ... as the service asks
+    channel: Mapped[str] = mapped_column(String(16))  # line | web | rest | open311
+    citizen: Mapped[str] = mapped_column(String(64))  # pseudonym, never a platform id
+    # Idempotency: the conversation's intake id (or Open311 client token); a retried submit
+    # returns the case already filed instead of a second one.
+    intake_key: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=db.utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=db.utcnow)
+    expected_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    history: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", lazy="selectin", cascade="all, delete-orphan")
+    followers: Mapped[list[CaseFollower]] = relationship(
+        back_populates="case", lazy="selectin", cascade="all, delete-orphan")
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class CaseEvent(db.Base):
+    """One status change (the first one is `received`)."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=db.utcnow)
+    status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(64), default="")  # "citizen", "open311", staff id
+    case: Mapped[Case] = relationship(back_populates="history")
+
+
+class CaseFollower(db.Base):
+    """Someone told about status changes besides the reporter (a duplicate reporter)."""
+
+    __tablename__ = "case_followers"
+    __table_args__ = (UniqueConstraint("case_id", "channel", "citizen", name="uq_case_follower"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    citizen: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=db.utcnow)
+    case: Mapped[Case] = relationship(back_populates="followers")
+
+
+class CaseCounter(db.Base):
+    __tablename__ = "case_counters"
+    month: Mapped[str] = mapped_column(String(4), primary_key=True)  # YYMM, Taipei time
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+@dataclass
+class NewCase:
+    service: str
+    channel: str
+    citizen: str
+    location_text: str = ""
+    district: str | None = None
+    road: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    description: str = ""
+    photos: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+    intake_key: str | None = None
+    actor: str = "citizen"
+
+
+def _next_number(session: Session, now: datetime) -> str:
+    month = now.astimezone(TAIPEI).strftime("%y%m")
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(CaseCounter).values(month=month, last=1)
+    # The row lock taken by the upsert is held to commit: concurrent filings queue here.
+    stmt = stmt.on_conflict_do_update(index_elements=["month"], set_={"last": CaseCounter.last + 1})
+    last = session.execute(stmt.returning(CaseCounter.last)).scalar_one()
+    return f"KH-{month}-{last:06d}"
+
+
+def _service(service_id: str, cat: Catalogue) -> Service:
+    svc = cat.service(service_id)
+    if svc is None:
+        raise CaseError(f"unknown service {service_id}")
+    return svc
+
+
+def file_case(new: NewCase, cat: Catalogue | None = None, now: datetime | None = None) -> Case:
+    """Insert and commit a case (status received); with an intake_key seen before, the case
+    filed then is returned instead."""
+    cat = cat or catalogue()
+    svc = _service(new.service, cat)
+    now = now or db.utcnow()
+    with db.session_factory()() as session:
+        if new.intake_key:
+            found = session.scalar(select(Case).where(Case.intake_key == new.intake_key))
+            if found is not None:
+                return found
+        # District-office services are handled by the office of the district the case is in.
+        unit = f"{new.district}公所" if svc.agency == "DIST" and new.district else svc.unit
+        case = Case(
+            number=_next_number(session, now), service=svc.id, agency=svc.agency, unit=unit,
+            status="received", location_text=new.location_text[:300], district=new.district,
+            road=new.road, lat=new.lat, lon=new.lon, description=new.description[:4000],
+            photos=list(new.photos), extra=dict(new.extra), channel=new.channel, citizen=new.citizen,
+            intake_key=new.intake_key, created_at=now, updated_at=now,
+            expected_by=now + timedelta(days=svc.expected_days) if svc.expected_days else None,
+        )
+        case.history.append(CaseEvent(at=now, status="received", note="", actor=new.actor))
+        session.add(case)
+        session.commit()
+        log.info("case filed %s service=%s channel=%s", case.number, svc.id, new.channel)
+        return case
+
+
+def get_case(number: str) -> Case | None:
+    with db.session_factory()() as session:
+        return session.scalar(select(Case).where(Case.number == number.strip().upper()))
+
+
+def citizen_cases(channel: str, citizen: str, limit: int = 10) -> list[Case]:
+    """The citizen's own cases and those they follow, newest first."""
+    with db.session_factory()() as session:
+        followed = select(CaseFollower.case_id).where(
+            CaseFollower.channel == channel, CaseFollower.citizen == citizen)
+        rows = session.scalars(
+            select(Case).where(((Case.channel == channel) & (Case.citizen == citizen)) | Case.id.in_(followed))
+            .order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
+        ).all()
+        return list(rows)
+
+
+def may_read(case: Case, channel: str, citizen: str) -> bool:
+    """Only the reporter and followers see a case's details (place, photos, description)."""
+    if case.channel == channel and case.citizen == citizen:
+        return True
+    return any(f.channel == channel and f.citizen == citizen for f in case.followers)
+
+
+def follow(number: str, channel: str, citizen: str) -> Case:
+    with db.session_factory()() as session:
+        case = session.scalar(select(Case).where(Case.number == number))
+        if case is None:
+            raise CaseError(f"no case {number}")
+        if not may_read(case, channel, citizen):
+            case.followers.append(CaseFollower(channel=channel, citizen=citizen))
+            session.commit()
+        return case
+
+
+def change_status(number: str, status: str, note: str = "", actor: str = "staff",
+                  now: datetime | None = None) -> Case:
+    """Record a status change; raises CaseError for an unknown case or a move not allowed."""
+    if status not in STATUSES:
+        raise CaseError(f"unknown status {status}")
+    now = now or db.utcnow()
+    with db.session_factory()() as session:
+        # FOR UPDATE on PostgreSQL: two staff clicking at once do not both pass the check.
+        case = session.scalar(select(Case).where(Case.number == number).with_for_update())
+        if case is None:
+            raise CaseError(f"no case {number}")
+        if status not in TRANSITIONS[case.status]:
+            raise CaseError(f"cannot move {case.status} → {status}")
+        case.status = status
+        case.updated_at = now
+        case.history.append(CaseEvent(at=now, status=status, note=note[:2000], actor=actor[:64]))
+        session.commit()
+        return case
+
+
+def search(service_code: str | None = None, status: str | None = None, start: datetime | None = None,
+           end: datetime | None = None, numbers: list[str] | None = None, limit: int = 200) -> list[Case]:
+    """Open311 GET /requests filters (service_code is the catalogue's open311_code)."""
+    stmt = select(Case)
+    if service_code:
+        ids = [s.id for s in catalogue().services.values() if s.open311_code == service_code]
+        stmt = stmt.where(Case.service.in_(ids))
+    if status == "open":
+        stmt = stmt.where(Case.status.in_(OPEN_STATUSES))
+    elif status == "closed":
+        stmt = stmt.where(Case.status.not_in(OPEN_STATUSES))
+    if start:
+        stmt = stmt.where(Case.created_at >= start)
+    if end:
+        stmt = stmt.where(Case.created_at <= end)
+    if numbers:
+        stmt = stmt.where(Case.number.in_(numbers))
+    with db.session_factory()() as session:
+        return list(session.scalars(stmt.order_by(Case.created_at.desc()).limit(limit)).all())
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -1,0 +1,429 @@
+"""The LINE channel: POST /webhooks/line, replies and pushes through line-bot-sdk v3.
+
+Path of an event: signature checked on the raw body (bad or missing → 400, nothing else
+done) → 200 at once → in the background: parsed by the SDK, de-duplicated on webhookEventId,
+sorted by timestamp, queued per citizen (one citizen's events run in order, citizens run in
+parallel) → turned into an `Incoming` (images are downloaded and stored first, LINE deletes
+them) → `Conversation.handle` → rendered (bot.channels.line_render) → sent with the reply
+token while it is fresh (REPLY_BUDGET), otherwise pushed with an X-Line-Retry-Key derived from
+the event, so a retried push is delivered once. 429/5xx are retried with the same key.
+
+The channel is off (503 on the webhook, one log line at start) without
+LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN. LINE_API_HOST points every SDK call at
+another server (tests/fake_line_api.py). Logs carry pseudonyms only, never LINE userIds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import json
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from linebot.v3.messaging import (
+    ApiException,
+    AsyncApiClient,
+    AsyncMessagingApi,
+    AsyncMessagingApiBlob,
+    Configuration,
+    PushMessageRequest,
+    ReplyMessageRequest,
+    ShowLoadingAnimationRequest,
+)
+from linebot.v3.webhook import SignatureValidator
+from linebot.v3.webhooks import (
+    Event,
+    FollowEvent,
+    ImageMessageContent,
+    LocationMessageContent,
+    MessageEvent,
+    PostbackEvent,
+    StickerMessageContent,
+    TextMessageContent,
+    UnfollowEvent,
+)
+
+from bot import media
+from bot.channels import line_users
+from bot.channels.line_dedupe import EventDedupe
+from bot.channels.line_render import render
+from bot.config import Settings, settings
+from bot.conversation import RASA_DOWN
+from bot.messages import Button, Incoming, Location, Outgoing
+from bot.notify import register_sender
+from bot.privacy import pseudonym
+
+log = logging.getLogger("bot.channels.line")
+router = APIRouter()
+
+MAX_BODY = 1024 * 1024
+RETRY_NAMESPACE = uuid.UUID("6f1c2a52-4b7e-4f0e-9d55-0c1e6b2f7a10")
+RETRYABLE = {429, 500, 502, 503, 504}
+KNOWN_EVENTS = {"message", "postback", "follow", "unfollow"}
+OFF = "LINE channel is off: LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are not set"
+
+MENU = [Button("我要報案", "我要報案"), Button("查案件進度", "查詢案件進度"), Button("青年資源", "青年資源"),
+        Button("真人客服", "/human_handoff")]
+WELCOME = (
+    "歡迎使用「便民一路通」高雄市民服務小幫手！\n"
+    "直接用自己的話告訴我您遇到的事，例如「巷口路燈不亮」「樓下卡拉OK吵到三點」「我28歲想開早餐店有補助嗎」，"
+    "我會找出負責的機關、協助報案（可附照片和位置）、查進度、找青年資源，也可以轉接真人客服。\n"
+    "緊急狀況請直接撥打 110（警察）或 119（消防、救護）。"
+)
+PRIVACY = (
+    "隱私說明：您傳來的文字、照片和位置只用於處理您的陳情與查詢，僅交給承辦機關；"
+    "系統紀錄不保存您的 LINE 帳號，只用無法還原的代號。封鎖本帳號即停止所有通知。"
+)
+STICKER = "謝謝您的貼圖 😊 請用文字告訴我需要什麼協助，例如「巷口路燈不亮」，或點下方選單。"
+UNSUPPORTED = "目前看得懂文字、照片、位置和貼圖；語音、影片和檔案還不行，請改用文字描述。"
+IMAGE_FAILED = "照片沒有收到（下載失敗或格式不符，支援 JPEG/PNG，10 MB 以內），請再傳一次。"
+
+
+def retry_key(base: str, index: int = 0) -> str:
+    """A UUID for X-Line-Retry-Key: `base` itself when it is one, else derived from it."""
+    if index == 0:
+        try:
+            return str(uuid.UUID(base))
+        except ValueError:
+            pass
+    return str(uuid.uuid5(RETRY_NAMESPACE, f"{base}:{index}"))
+
+
+class LineChannel:
+    reply_budget = 50.0  # seconds: a reply token lives about a minute
+    loading_after = 1.0  # seconds before the loading animation is shown
+    push_attempts = 4
+    backoff = 0.5
+    request_timeout = 15
+
+    def __init__(self, cfg: Settings, app: FastAPI) -> None:
+        self.app = app
+        self.validator = SignatureValidator(cfg.line_channel_secret)
+        self.configuration = Configuration(host=cfg.line_api_host or None, access_token=cfg.line_channel_token)
+        self.dedupe = EventDedupe(cfg.redis_url)
+        self.client: AsyncApiClient | None = None
+        self._api: AsyncMessagingApi | None = None
+        self._blob: AsyncMessagingApiBlob | None = None
+        self._intake: deque[tuple[list[dict[str, Any]], float]] = deque()
+        self._intake_running = False
+        self._pending: dict[str, list[tuple[int, int, Event, float]]] = {}
+        self._seq = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ---- life ------------------------------------------------------------------------------
+    async def _clients(self) -> tuple[AsyncMessagingApi, AsyncMessagingApiBlob]:
+        if self._api is None or self._blob is None:
+            self.client = AsyncApiClient(self.configuration)
+            self._api, self._blob = AsyncMessagingApi(self.client), AsyncMessagingApiBlob(self.client)
+        return self._api, self._blob
+
+    async def close(self, timeout: float = 10) -> None:
+        await self.drain(timeout)
+        if self.client is not None:
+            await self.client.close()
+            self.client = self._api = self._blob = None
+        await self.dedupe.close()
+
+    async def drain(self, timeout: float = 30) -> None:
+        """Wait until every accepted event has been handled (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._tasks and time.monotonic() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=max(0.01, deadline - time.monotonic()))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # ---- webhook ---------------------------------------------------------------------------
+    def valid_signature(self, raw: bytes, signature: str) -> bool:
+        if not signature:
+            return False
+        try:
+            return self.validator.validate(raw.decode("utf-8"), signature)
+        except (UnicodeError, ValueError):
+            return False
+
+    def accept(self, events: list[dict[str, Any]]) -> None:
+        """Queue a webhook call's events; calls are taken in arrival order by one intake task."""
+        self._intake.append((events, time.monotonic()))
+        if not self._intake_running:
+            self._intake_running = True
+            self._spawn(self._intake_loop())
+
+    async def _intake_loop(self) -> None:
+        try:
+            while self._intake:
+                events, received = self._intake.popleft()
+                try:
+                    await self._accept(events, received)
+                except Exception as exc:  # noqa: BLE001 - a bad call must not stop the intake
+                    log.error("line webhook call not processed: %s", type(exc).__name__)
+        finally:
+            self._intake_running = False
+
+    async def _accept(self, raw_events: list[dict[str, Any]], received: float) -> None:
+        parsed: list[tuple[str, Event]] = []
+        for raw in raw_events:
+            try:
+                event = Event.from_dict(raw)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                kind = str(raw.get("type"))[:32] if isinstance(raw, dict) else "?"
+                if kind in KNOWN_EVENTS:  # a known kind the SDK could not read: worth a look
+                    log.warning("line event unreadable type=%s: %s", kind, type(exc).__name__)
+                else:
+                    log.info("line event ignored type=%s", kind)
+                continue
+            source = event.source
+            user_id = getattr(source, "user_id", None)
+            if not user_id or getattr(source, "type", "") != "user":
+                log.info("line event ignored type=%s source=%s", event.type, getattr(source, "type", None))
+                continue
+            parsed.append((user_id, event))
+        ids = [e.webhook_event_id for _, e in parsed if e.webhook_event_id]
+        fresh = await self.dedupe.fresh(ids)
+        for user_id, event in parsed:
+            if event.webhook_event_id and event.webhook_event_id not in fresh:
+                log.info("line event duplicate id=%s skipped", event.webhook_event_id[-8:])
+                continue
+            fresh.discard(event.webhook_event_id)  # the same id twice in one call: once
+            self._enqueue(pseudonym("line", user_id), event, received)
+
+    def _enqueue(self, sender: str, event: Event, received: float) -> None:
+        """Per citizen, pending events are taken oldest timestamp first."""
+        pending = self._pending.get(sender)
+        if pending is None:
+            pending = self._pending[sender] = []
+            self._spawn(self._worker(sender, pending))
+        self._seq += 1
+        heapq.heappush(pending, (event.timestamp or 0, self._seq, event, received))
+
+    async def _worker(self, sender: str, pending: list[tuple[int, int, Event, float]]) -> None:
+        """One per citizen with events waiting: keeps that citizen's order, ends when idle."""
+        while pending:
+            _, _, event, received = heapq.heappop(pending)
+            try:
+                await self.handle(sender, event, received)
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the citizen's queue
+                # the exception's text may quote a userId or the citizen's words: its type only
+                log.error("line event failed type=%s sender=%s: %s", event.type, sender[:8], type(exc).__name__)
+        del self._pending[sender]
+
+    # ---- events ----------------------------------------------------------------------------
+    async def handle(self, sender: str, event: Event, received: float) -> None:
+        user_id: str = event.source.user_id  # type: ignore[union-attr]
+        key = event.webhook_event_id or uuid.uuid4().hex
+        token = getattr(event, "reply_token", None)
+        if isinstance(event, UnfollowEvent):
+            await line_users.remember(sender, user_id, followed=False)
+            log.info("line unfollow sender=%s: notifications stopped", sender[:8])
+            return
+        if isinstance(event, FollowEvent):
+            await line_users.remember(sender, user_id, followed=True)
+            log.info("line follow sender=%s", sender[:8])
+            await self.deliver(user_id, token, [Outgoing(text=WELCOME), Outgoing(text=PRIVACY, buttons=MENU)],
+                               received, key)
+            return
+        await line_users.remember(sender, user_id)
+        incoming: Incoming | None = None
+        if isinstance(event, PostbackEvent):
+            data = (event.postback.data or "").strip()
+            incoming = Incoming("line", sender, payload=data) if data.startswith("/") else Incoming(
+                "line", sender, text=data)
+        elif isinstance(event, MessageEvent):
+            incoming, direct = await self._from_message(sender, event)
+            if direct is not None:
+                await self.deliver(user_id, token, direct, received, key)
+                return
+        if incoming is None:
+            log.info("line event ignored type=%s", event.type)
+            return
+        replies = await self._converse(user_id, incoming)
+        await self.deliver(user_id, token, replies, received, key)
+
+    async def _from_message(self, sender: str, event: MessageEvent) -> tuple[Incoming | None, list[Outgoing] | None]:
+        msg = event.message
+        if isinstance(msg, TextMessageContent):
+            return Incoming("line", sender, text=msg.text), None
+        if isinstance(msg, LocationMessageContent):
+            loc = Location(msg.latitude, msg.longitude, (msg.address or "")[:300], (msg.title or "")[:100])
+            return Incoming("line", sender, location=loc), None
+        if isinstance(msg, StickerMessageContent):
+            return None, [Outgoing(text=STICKER, buttons=MENU)]
+        if isinstance(msg, ImageMessageContent):
+            image_id = await self._download(msg)
+            if image_id is None:
+                return None, [Outgoing(text=IMAGE_FAILED)]
+            return Incoming("line", sender, image_id=image_id), None
+        return None, [Outgoing(text=UNSUPPORTED)]
+
+    async def _download(self, msg: ImageMessageContent) -> str | None:
+        if msg.content_provider is not None and msg.content_provider.type != "line":
+            log.info("line image from an external provider not fetched")
+            return None
+        _, blob = await self._clients()
+        try:
+            data = await blob.get_message_content(msg.id, _request_timeout=self.request_timeout)
+            stored = await asyncio.to_thread(media.save, bytes(data))
+        except ApiException as exc:
+            log.warning("line image download failed status=%s", exc.status)
+            return None
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.warning("line image download failed: %s", type(exc).__name__)
+            return None
+        except media.MediaError as exc:
+            log.info("line image refused: %s", exc)
+            return None
+        return stored.image_id
+
+    async def _converse(self, user_id: str, incoming: Incoming) -> list[Outgoing]:
+        task = asyncio.ensure_future(self.app.state.conversation.handle(incoming))
+        done, _ = await asyncio.wait({task}, timeout=self.loading_after)
+        if not done:
+            await self._loading(user_id)
+        try:
+            return await task
+        except Exception as exc:  # noqa: BLE001 - the citizen always gets an answer
+            log.error("conversation failed: %s", type(exc).__name__)
+            return [Outgoing(text=RASA_DOWN)]
+
+    async def _loading(self, user_id: str) -> None:
+        api, _ = await self._clients()
+        try:
+            await api.show_loading_animation(ShowLoadingAnimationRequest(chatId=user_id, loadingSeconds=20),
+                                             _request_timeout=5)
+        except (ApiException, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.info("line loading animation not shown: %s", getattr(exc, "status", type(exc).__name__))
+
+    # ---- sending ---------------------------------------------------------------------------
+    async def deliver(self, user_id: str, token: str | None, replies: list[Outgoing], received: float,
+                      key: str) -> None:
+        batches = render(replies)
+        if not batches:
+            return
+        rest = batches
+        via = "push"
+        if token and time.monotonic() - received < self.reply_budget and await self._reply(token, batches[0]):
+            rest, via = batches[1:], "reply"
+        for i, batch in enumerate(rest):
+            await self.push(user_id, batch, retry_key(f"line-event:{key}", i + 1))
+        log.info("line delivered via=%s batches=%d messages=%d elapsed_ms=%d", via, len(batches),
+                 sum(len(b) for b in batches), int((time.monotonic() - received) * 1000))
+
+    async def _reply(self, token: str, messages: list[dict[str, Any]]) -> bool:
+        api, _ = await self._clients()
+        request = ReplyMessageRequest.from_dict({"replyToken": token, "messages": messages})
+        try:
+            await api.reply_message(request, _request_timeout=self.request_timeout)
+            return True
+        except ApiException as exc:
+            log.warning("line reply failed status=%s (%s); pushing instead", exc.status, _reason(exc))
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.warning("line reply failed: %s; pushing instead", type(exc).__name__)
+        return False
+
+    async def push(self, user_id: str, messages: list[dict[str, Any]], key: str) -> bool:
+        """Push with X-Line-Retry-Key, retrying 429/5xx/network errors with the same key."""
+        api, _ = await self._clients()
+        request = PushMessageRequest.from_dict({"to": user_id, "messages": messages})
+        status: Any = None
+        for attempt in range(1, self.push_attempts + 1):
+            try:
+                await api.push_message(request, x_line_retry_key=key, _request_timeout=self.request_timeout)
+                return True
+            except ApiException as exc:
+                if exc.status == 409:  # this retry key was accepted before: already delivered
+                    log.info("line push already accepted retry_key=%s", key[:8])
+                    return True
+                status = exc.status
+                if status not in RETRYABLE:
+                    break
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                status = type(exc).__name__
+            if attempt < self.push_attempts:
+                log.warning("line push attempt %d failed status=%s retry_key=%s; retrying", attempt, status, key[:8])
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+        log.error("line push failed status=%s attempts=%d retry_key=%s", status, attempt, key[:8])
+        return False
+
+    async def push_notification(self, sender: str, messages: list[Outgoing], key: str) -> None:
+        """bot.notify's LINE sender: push to a citizen by pseudonym, unless they unfollowed."""
+        who = await line_users.lookup(sender)
+        if who is None or not who.followed:
+            log.info("line push skipped sender=%s: %s", sender[:8], "unknown" if who is None else "unfollowed")
+            return
+        for i, batch in enumerate(render(messages)):
+            if not await self.push(who.user_id, batch, retry_key(key, i)):
+                raise LinePushError(f"push to {sender[:8]} failed")
+
+
+class LinePushError(RuntimeError):
+    pass
+
+
+def _reason(exc: ApiException) -> str:
+    try:
+        return str(json.loads(exc.body or b"{}").get("message", ""))[:80]
+    except (ValueError, AttributeError):
+        return ""
+
+
+# ---- the route and its installation --------------------------------------------------------
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+@router.post("/webhooks/line")
+async def line_webhook(request: Request) -> JSONResponse:
+    channel: LineChannel | None = getattr(request.app.state, "line", None)
+    if channel is None:
+        return _error(503, OFF)
+    raw = await request.body()
+    if len(raw) > MAX_BODY:
+        return _error(413, f"request body over {MAX_BODY} bytes")
+    if not channel.valid_signature(raw, request.headers.get("x-line-signature", "")):
+        log.warning("line webhook rejected: invalid or missing x-line-signature")
+        return _error(400, "invalid signature")
+    try:
+        body = json.loads(raw)
+        events = body["events"]
+        if not isinstance(events, list):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        return _error(400, "body must be a JSON object with an 'events' list")
+    channel.accept(events)  # LINE's verify call sends no events; it gets its 200 too
+    return JSONResponse({})
+
+
+def install(app: FastAPI) -> None:
+    """Add the webhook route; when configured, the channel, its push sender and its shutdown."""
+    app.include_router(router)
+    cfg = settings()
+    app.state.line = None
+    if not (cfg.line_channel_secret and cfg.line_channel_token):
+        log.warning("%s; POST /webhooks/line answers 503", OFF)
+        return
+    channel = LineChannel(cfg, app)
+    app.state.line = channel
+    register_sender("line", channel.push_notification)
+    log.info("LINE channel on%s", f" (API host {cfg.line_api_host})" if cfg.line_api_host else "")
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
+        async with inner(a) as state:
+            try:
+                yield state
+            finally:
+                await channel.close()
+
+    app.router.lifespan_context = lifespan

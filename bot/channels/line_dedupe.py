@@ -1,0 +1,86 @@
+"""Handle each LINE webhook event once, by `webhookEventId`.
+
+Redis `SET key 1 NX EX ttl` when BOT_REDIS_URL is set (shared by every gateway replica);
+otherwise a table in the embedded database whose primary key does the same job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import DateTime, String, delete, select
+from sqlalchemy.exc import IntegrityError
+
+from bot import db
+
+log = logging.getLogger("bot.channels.line")
+TTL_SECONDS = 24 * 3600  # LINE redelivers for a much shorter time than this
+
+
+class SeenEvent(db.Base):
+    __tablename__ = "line_seen_events"
+    event_id: db.Mapped[str] = db.mapped_column(String(64), primary_key=True)
+    at: db.Mapped[datetime] = db.mapped_column(DateTime(timezone=True), default=db.utcnow, index=True)
+
+
+class EventDedupe:
+    def __init__(self, redis_url: str = "", ttl: int = TTL_SECONDS) -> None:
+        self.ttl = ttl
+        self._redis = None
+        self._inserts = 0
+        if redis_url:
+            import redis.asyncio as aioredis
+
+            self._redis = aioredis.from_url(redis_url)
+
+    async def fresh(self, event_ids: list[str]) -> set[str]:
+        """The ids among `event_ids` never seen before, marked seen now (atomic per id)."""
+        if not event_ids:
+            return set()
+        if self._redis is not None:
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for event_id in event_ids:
+                        pipe.set(f"line:event:{event_id}", 1, nx=True, ex=self.ttl)
+                    results = await pipe.execute()
+                return {i for i, ok in zip(event_ids, results) if ok}
+            except Exception as exc:  # noqa: BLE001 - fall back to the database, never drop events
+                log.warning("redis dedupe unavailable (%s); using the database", type(exc).__name__)
+        return await asyncio.to_thread(self._fresh_db, list(dict.fromkeys(event_ids)))
+
+    async def first_time(self, event_id: str) -> bool:
+        return event_id in await self.fresh([event_id])
+
+    def _fresh_db(self, event_ids: list[str]) -> set[str]:
+        with db.session_factory()() as session:
+            seen = set(session.scalars(select(SeenEvent.event_id).where(SeenEvent.event_id.in_(event_ids))))
+            new = [i for i in event_ids if i not in seen]
+            session.add_all(SeenEvent(event_id=i) for i in new)
+            try:
+                session.commit()
+            except IntegrityError:  # another replica took some of them meanwhile: one by one
+                session.rollback()
+                return {i for i in new if self._insert_one(i)}
+            self._inserts += len(new)
+            if self._inserts >= 1000:
+                self._inserts = 0
+                cutoff = db.utcnow() - timedelta(seconds=self.ttl)
+                session.execute(delete(SeenEvent).where(SeenEvent.at < cutoff))
+                session.commit()
+            return set(new)
+
+    def _insert_one(self, event_id: str) -> bool:
+        with db.session_factory()() as session:
+            session.add(SeenEvent(event_id=event_id))
+            try:
+                session.commit()
+                return True
+            except IntegrityError:
+                session.rollback()
+                return False
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.aclose()

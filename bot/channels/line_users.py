@@ -1,0 +1,61 @@
+"""Pseudonym → LINE userId, and whether the citizen still follows the account.
+
+Pushes need the real userId; everything else (logs, message log, cases) uses the pseudonym.
+An unfollow stops notifications; a new follow resumes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Boolean, DateTime, String
+from sqlalchemy.exc import IntegrityError
+
+from bot import db
+
+
+class LineUser(db.Base):
+    __tablename__ = "line_users"
+    pseudonym: db.Mapped[str] = db.mapped_column(String(64), primary_key=True)
+    user_id: db.Mapped[str] = db.mapped_column(String(64), unique=True)
+    followed: db.Mapped[bool] = db.mapped_column(Boolean, default=True)
+    updated_at: db.Mapped[datetime] = db.mapped_column(DateTime(timezone=True), default=db.utcnow,
+                                                       onupdate=db.utcnow)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    user_id: str
+    followed: bool
+
+
+def _remember(pseudonym: str, user_id: str, followed: bool | None) -> None:
+    with db.session_factory()() as session:
+        row = session.get(LineUser, pseudonym)
+        if row is None:
+            session.add(LineUser(pseudonym=pseudonym, user_id=user_id, followed=True if followed is None else followed))
+        elif followed is not None and row.followed != followed:
+            row.followed = followed
+        else:
+            return
+        try:
+            session.commit()
+        except IntegrityError:  # a concurrent first event of the same citizen wrote it already
+            session.rollback()
+
+
+def _lookup(pseudonym: str) -> Recipient | None:
+    with db.session_factory()() as session:
+        row = session.get(LineUser, pseudonym)
+        return None if row is None else Recipient(row.user_id, row.followed)
+
+
+async def remember(pseudonym: str, user_id: str, followed: bool | None = None) -> None:
+    """Record the mapping; `followed` None leaves the follow state as it is."""
+    await asyncio.to_thread(_remember, pseudonym, user_id, followed)
+
+
+async def lookup(pseudonym: str) -> Recipient | None:
+    return await asyncio.to_thread(_lookup, pseudonym)

@@ -1,0 +1,200 @@
+"""Hand-over state changes and the transcript (synchronous; callers use asyncio.to_thread)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bot import db
+from bot.handoff import hours
+from bot.handoff.models import BOT, KEEP, PERSON, QUEUED, HandoffConversation, HandoffMessage
+from bot.messages import Button, Outgoing
+from bot.privacy import mask
+
+MAX_TEXT = 2000
+
+
+def _t(lang: str, zh: str, en: str) -> str:
+    return en if lang == "en" else zh
+
+
+def _get(session: Session, channel: str, sender: str, lang: str = "zh") -> HandoffConversation:
+    conv = session.scalar(select(HandoffConversation).where(
+        HandoffConversation.channel == channel, HandoffConversation.sender == sender))
+    if conv is None:
+        conv = HandoffConversation(channel=channel, sender=sender, state=BOT, lang=lang, misunderstood=0)
+        session.add(conv)
+        session.flush()
+    return conv
+
+
+def _add(session: Session, conv: HandoffConversation, role: str, text: str) -> HandoffMessage:
+    row = HandoffMessage(conversation_id=conv.id, role=role, text=mask(text)[:MAX_TEXT])
+    session.add(row)
+    session.flush()
+    # Keep only the recent past: this is context for an operator, not an archive.
+    cutoff = session.scalar(select(HandoffMessage.id).where(HandoffMessage.conversation_id == conv.id)
+                            .order_by(HandoffMessage.id.desc()).offset(KEEP).limit(1))
+    if cutoff is not None:
+        session.execute(delete(HandoffMessage).where(HandoffMessage.conversation_id == conv.id,
+                                                     HandoffMessage.id <= cutoff))
+    return row
+
+
+def state(channel: str, sender: str) -> str:
+    with db.session_factory()() as session:
+        conv = session.scalar(select(HandoffConversation.state).where(
+            HandoffConversation.channel == channel, HandoffConversation.sender == sender))
+        return conv or BOT
+
+
+def record(channel: str, sender: str, lang: str, citizen: str | None, replies: list[str],
+           misunderstood: bool | None = None) -> int:
+    """Append a turn to the transcript; returns the count of misunderstandings in a row."""
+    with db.session_factory()() as session:
+        conv = _get(session, channel, sender, lang)
+        conv.lang = lang
+        if citizen:
+            _add(session, conv, "citizen", citizen)
+        for text in replies:
+            _add(session, conv, "assistant", text)
+        if misunderstood is not None:
+            conv.misunderstood = conv.misunderstood + 1 if misunderstood else 0
+        session.commit()
+        return conv.misunderstood
+
+
+def notice(lang: str, now: datetime | None = None) -> Outgoing:
+    """What the citizen is told when they join the queue (with the desk's hours when closed)."""
+    now = now or db.utcnow()
+    desk = hours.current()
+    if desk.staffed(now):
+        text = _t(lang, "已為您轉接真人客服，請稍候，服務人員會在這裡回覆您。急事也可以直接撥打 1999（24 小時）。",
+                  "You are in the queue for a person; an operator will answer here shortly. "
+                  "For anything urgent call 1999 (24 hours).")
+        wait = "staffed"
+    else:
+        when = hours.when_text(desk.next_open(now), now, lang)
+        text = _t(lang, f"現在不是線上客服時間（{desk.text}）。已為您留言排隊，服務人員最快{when}回覆您。"
+                        "1999 市民專線 24 小時有專人接聽，急事請直接撥打 1999；緊急狀況請撥 110 或 119。",
+                  f"The online desk is closed now (hours: {desk.text}). You are in the queue and a person will "
+                  f"answer from {when}. The 1999 line answers 24 hours: call 1999 for anything urgent, "
+                  "110 or 119 in an emergency.")
+        wait = "closed"
+    return Outgoing(text=text, buttons=[Button(_t(lang, "回到小幫手", "Back to the assistant"), CANCEL)],
+                    custom={"type": "handoff", "state": QUEUED, "desk": wait, "phone": "1999", "text": text})
+
+
+CANCEL = "/handoff_cancel"
+
+
+def enqueue(channel: str, sender: str, lang: str, reason: str) -> Outgoing | None:
+    """Put the conversation in the queue; None if it already is with (or waiting for) a person."""
+    with db.session_factory()() as session:
+        conv = _get(session, channel, sender, lang)
+        if conv.state != BOT:
+            return None
+        out = notice(lang)
+        conv.state, conv.reason, conv.lang = QUEUED, reason, lang
+        conv.queued_at, conv.taken_at, conv.operator, conv.misunderstood = db.utcnow(), None, None, 0
+        _add(session, conv, "system", f"轉真人客服（{'民眾要求' if reason == 'asked' else '小幫手連續聽不懂'}）")
+        session.commit()
+        return out
+
+
+def cancel(channel: str, sender: str, lang: str) -> Outgoing:
+    with db.session_factory()() as session:
+        conv = _get(session, channel, sender, lang)
+        conv.state, conv.operator = BOT, None
+        _add(session, conv, "system", "民眾取消轉接，回到小幫手")
+        session.commit()
+    return back_notice(lang)
+
+
+def back_notice(lang: str) -> Outgoing:
+    text = _t(lang, "現在由小幫手為您服務。有需要可以隨時再按「轉真人客服」。",
+              "You are back with the assistant. Choose 'Talk to a person' any time.")
+    return Outgoing(text=text, custom={"type": "handoff", "state": BOT, "text": text})
+
+
+# Operator side.
+
+@dataclass
+class Delivery:
+    """A message for the citizen, with where to send it (the caller sends via bot.notify)."""
+    channel: str
+    sender: str
+    message: Outgoing
+    retry_key: str
+
+
+def queue() -> list[dict]:
+    with db.session_factory()() as session:
+        rows = session.scalars(select(HandoffConversation).where(HandoffConversation.state != BOT)
+                               .order_by(HandoffConversation.queued_at)).all()
+        return [_summary(c) for c in rows]
+
+
+def _summary(c: HandoffConversation) -> dict:
+    return {"id": c.id, "channel": c.channel, "state": c.state, "reason": c.reason, "lang": c.lang,
+            "operator": c.operator, "queued_at": c.queued_at.isoformat() if c.queued_at else None,
+            "citizen": c.sender[:8]}  # a short pseudonym: enough to tell conversations apart
+
+
+def detail(conv_id: int) -> dict | None:
+    with db.session_factory()() as session:
+        conv = session.get(HandoffConversation, conv_id)
+        if conv is None:
+            return None
+        msgs = session.scalars(select(HandoffMessage).where(HandoffMessage.conversation_id == conv_id)
+                               .order_by(HandoffMessage.id)).all()
+        return _summary(conv) | {"messages": [{"id": m.id, "role": m.role, "text": m.text,
+                                               "at": m.at.isoformat()} for m in msgs]}
+
+
+def take(conv_id: int, operator: str) -> Delivery | None:
+    with db.session_factory()() as session:
+        conv = session.get(HandoffConversation, conv_id)
+        if conv is None or conv.state == BOT:
+            return None
+        first = conv.state == QUEUED
+        conv.state, conv.operator, conv.taken_at = PERSON, operator, db.utcnow()
+        row = _add(session, conv, "system", "真人客服已接手")
+        session.commit()
+        if not first:
+            return None
+        text = _t(conv.lang, "您好，我是 1999 真人客服，接下來由我為您服務。",
+                  "Hello, a 1999 operator here. I will help you now.")
+        return Delivery(conv.channel, conv.sender, _person(text), f"handoff:{row.id}")
+
+
+def _person(text: str) -> Outgoing:
+    return Outgoing(text=text, custom={"type": "handoff", "state": PERSON, "from": "person", "text": text})
+
+
+def say(conv_id: int, operator: str, text: str) -> Delivery | None:
+    text = text.strip()[:MAX_TEXT]
+    with db.session_factory()() as session:
+        conv = session.get(HandoffConversation, conv_id)
+        if conv is None or conv.state == BOT or not text:
+            return None
+        conv.state, conv.operator = PERSON, conv.operator or operator
+        conv.taken_at = conv.taken_at or db.utcnow()
+        # The transcript keeps the masked text; the citizen gets the operator's own words.
+        row = _add(session, conv, "operator", text)
+        session.commit()
+        return Delivery(conv.channel, conv.sender, _person(text), f"handoff:{row.id}")
+
+
+def release(conv_id: int) -> Delivery | None:
+    with db.session_factory()() as session:
+        conv = session.get(HandoffConversation, conv_id)
+        if conv is None or conv.state == BOT:
+            return None
+        conv.state, conv.operator, conv.misunderstood = BOT, None, 0
+        row = _add(session, conv, "system", "交回小幫手")
+        session.commit()
+        return Delivery(conv.channel, conv.sender, back_notice(conv.lang), f"handoff:{row.id}")

@@ -1,0 +1,101 @@
+"""One way to send a message to a citizen, on any channel, outside a reply.
+
+`await notify(channel, sender, messages, retry_key)`: `sender` is the citizen's pseudonym
+(bot.privacy.pseudonym). Web: stored, shown when the citizen comes back (GET
+/api/notifications). LINE: a push through the Messaging API with `X-Line-Retry-Key`
+(registered by bot.channels.line via `register_sender`). A retry with the same key is sent once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from fastapi import APIRouter, Query
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstraint, select
+
+from bot import db
+from bot.messages import Outgoing
+
+log = logging.getLogger("bot.notify")
+Sender = Callable[[str, list[Outgoing], str], Awaitable[None]]
+_senders: dict[str, Sender] = {}
+
+
+class Notification(db.Base):
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("retry_key", name="uq_notifications_retry_key"),)
+    id: db.Mapped[int] = db.mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: db.Mapped[datetime] = db.mapped_column(DateTime(timezone=True), default=db.utcnow)
+    channel: db.Mapped[str] = db.mapped_column(String(16))
+    sender: db.Mapped[str] = db.mapped_column(String(64), index=True)
+    retry_key: db.Mapped[str] = db.mapped_column(String(64))
+    body: db.Mapped[str] = db.mapped_column(Text)  # JSON list of REST-shaped messages
+    delivered: db.Mapped[bool] = db.mapped_column(Boolean, default=False)
+
+
+def register_sender(channel: str, sender: Sender) -> None:
+    """A channel that can push (LINE) registers how; others are stored for the next visit."""
+    _senders[channel] = sender
+
+
+def _store(channel: str, sender: str, messages: list[Outgoing], retry_key: str) -> bool:
+    """Record the notification once per retry_key; False if it was already recorded."""
+    with db.session_factory()() as session:
+        exists = session.scalar(select(Notification.id).where(Notification.retry_key == retry_key))
+        if exists:
+            return False
+        session.add(Notification(channel=channel, sender=sender, retry_key=retry_key,
+                                 body=json.dumps([m.as_rest(sender) for m in messages], ensure_ascii=False)))
+        session.commit()
+        return True
+
+
+async def notify(channel: str, sender: str, messages: list[Outgoing], retry_key: str) -> None:
+    import asyncio
+
+    first_time = await asyncio.to_thread(_store, channel, sender, messages, retry_key)
+    push = _senders.get(channel)
+    if push is None:
+        return  # web and REST: shown when the citizen returns
+    if not first_time:
+        log.info("notification %s already sent", retry_key[:12])
+        return
+    await push(sender, messages, retry_key)
+    await asyncio.to_thread(_mark_delivered, retry_key)
+
+
+def _mark_delivered(retry_key: str) -> None:
+    with db.session_factory()() as session:
+        row = session.scalar(select(Notification).where(Notification.retry_key == retry_key))
+        if row:
+            row.delivered = True
+            session.commit()
+
+
+def _pending(sender: str) -> list[dict]:
+    with db.session_factory()() as session:
+        rows = session.scalars(
+            select(Notification).where(Notification.sender == sender, Notification.delivered.is_(False))
+            .order_by(Notification.id)
+        ).all()
+        out = [m for row in rows for m in json.loads(row.body)]
+        for row in rows:
+            row.delivered = True
+        session.commit()
+        return out
+
+
+router = APIRouter()
+
+
+@router.get("/api/notifications")
+async def pending_notifications(sender: str = Query(min_length=1, max_length=128)) -> list[dict]:
+    """Web chat: messages that arrived while the citizen was away (status changes ...)."""
+    import asyncio
+
+    from bot.privacy import pseudonym
+
+    return await asyncio.to_thread(_pending, pseudonym("web", sender))

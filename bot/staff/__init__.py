@@ -1,0 +1,1 @@
+"""Staff-facing parts of the gateway (operator desk now; the staff console later)."""

@@ -1,0 +1,1 @@
+"""The web chat: static page (static/), operator page (operator/), photo uploads."""

@@ -1,0 +1,173 @@
+"""Hand-over, server side: queue, operator desk, hand back, hours, masking, auth.
+
+Rasa is replaced by an httpx mock transport so these run in a second; the browser test
+(tests/test_web_browser.py) runs the same flow against the real stack.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+TOKEN = "test-operator-token"
+OP = {"X-Operator-Token": TOKEN, "X-Operator-Name": "Amy"}
+CLARIFY = [{"recipient_id": "x", "text": "抱歉，我不太確定您的意思。",
+            "buttons": [{"title": "轉真人客服／撥打1999", "payload": "/human_handoff"}]}]
+ROUTED = [{"recipient_id": "x", "text": "【路燈故障】由工務局處理。"},
+          {"recipient_id": "x", "custom": {"type": "routed", "agency": "PWB", "service": "street_light_out"}}]
+
+
+def reset_caches() -> None:
+    from bot import config, db, privacy
+
+    for fn in (config.settings, db.engine, db.session_factory, privacy._key):
+        fn.cache_clear()
+
+
+@pytest.fixture()
+def chat(tmp_path, monkeypatch) -> Iterator[tuple[TestClient, list[dict]]]:
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("BOT_OPERATOR_TOKEN", TOKEN)
+    monkeypatch.setenv("BOT_HANDOFF_HOURS", "mon-sun 00:00-24:00")
+    monkeypatch.delenv("BOT_DATABASE_URL", raising=False)
+    reset_caches()
+    from bot.app import create_app
+    from bot.conversation import Conversation
+
+    seen: list[dict] = []
+    script: list[list[dict]] = []
+
+    def rasa(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, json=script.pop(0) if script else ROUTED)
+
+    app = create_app()
+    with TestClient(app) as client:
+        mock = httpx.AsyncClient(transport=httpx.MockTransport(rasa))
+        app.state.conversation = Conversation(app.state.settings, mock)
+        client.script = script  # type: ignore[attr-defined]
+        yield client, seen
+    reset_caches()
+
+
+def say(client: TestClient, text: str | None, sender: str = "web-user-1", **meta) -> list[dict]:
+    resp = client.post("/webhooks/rest/webhook",
+                       json={"sender": sender, "message": text, "metadata": {"channel": "web", **meta}})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def test_asked_handoff_operator_answers_and_hands_back(chat) -> None:
+    client, seen = chat
+    say(client, "巷口路燈不亮，我電話0912345678")
+    out = say(client, "/human_handoff")
+    assert out[0]["custom"]["type"] == "handoff" and out[0]["custom"]["state"] == "queued"
+    assert len(seen) == 1, "the hand-over payload must not reach Rasa"
+
+    assert say(client, "還在嗎？") == []  # goes to the operator, not to Rasa
+    assert len(seen) == 1
+
+    queue = client.get("/staff/operator/api/queue", headers=OP).json()
+    assert [q["state"] for q in queue] == ["queued"] and queue[0]["reason"] == "asked"
+    conv = client.get(f"/staff/operator/api/conversations/{queue[0]['id']}", headers=OP).json()
+    texts = [m["text"] for m in conv["messages"]]
+    assert any("巷口路燈不亮" in t for t in texts) and any("路燈故障" in t for t in texts)
+    assert "還在嗎？" in texts
+    assert not any("0912345678" in t for t in texts), "the operator transcript is masked"
+
+    cid = queue[0]["id"]
+    assert client.post(f"/staff/operator/api/conversations/{cid}/take", headers=OP).json()["state"] == "person"
+    client.post(f"/staff/operator/api/conversations/{cid}/messages", headers=OP, json={"text": "您好，我來協助您"})
+    got = client.get("/api/notifications", params={"sender": "web-user-1"}).json()
+    persons = [m for m in got if m.get("custom", {}).get("from") == "person"]
+    assert [m["text"] for m in persons][-1] == "您好，我來協助您"
+    assert all(m["custom"]["state"] == "person" for m in persons)
+
+    client.post(f"/staff/operator/api/conversations/{cid}/release", headers=OP)
+    back = client.get("/api/notifications", params={"sender": "web-user-1"}).json()
+    assert back[-1]["custom"] == {"type": "handoff", "state": "bot", "text": back[-1]["text"]}
+    say(client, "路燈還是不亮")
+    assert len(seen) == 2, "after hand-back the assistant answers again"
+    assert client.get("/staff/operator/api/queue", headers=OP).json() == []
+
+
+def test_two_misunderstandings_in_a_row_queue_the_conversation(chat) -> None:
+    client, seen = chat
+    client.script.extend([CLARIFY, ROUTED, CLARIFY, CLARIFY])  # type: ignore[attr-defined]
+    assert not any(m.get("custom", {}).get("type") == "handoff" for m in say(client, "嗯"))
+    say(client, "路燈")  # understood: the count starts again
+    say(client, "啊")
+    out = say(client, "喔")
+    notice = out[-1]["custom"]
+    assert notice["type"] == "handoff" and notice["state"] == "queued"
+    queue = client.get("/staff/operator/api/queue", headers=OP).json()
+    assert queue[0]["reason"] == "not_understood"
+
+
+def test_asking_in_words_queues_with_our_notice(chat) -> None:
+    client, _ = chat
+    client.script.append([{"recipient_id": "x", "text": "好的，我幫您轉給 1999"},  # type: ignore[attr-defined]
+                          {"recipient_id": "x", "custom": {"type": "routed", "agency": "NONE",
+                                                           "service": "human_handoff"}}])
+    out = say(client, "我要真人客服")
+    assert [m.get("custom", {}).get("type") for m in out] == ["handoff"]
+
+
+def test_emergency_still_answered_while_waiting_for_a_person(chat) -> None:
+    client, seen = chat
+    say(client, "/human_handoff")
+    out = say(client, "家裡失火了")
+    assert any(m.get("custom", {}).get("number") == "119" for m in out)
+    assert seen == []
+
+
+def test_citizen_can_go_back_to_the_assistant(chat) -> None:
+    client, seen = chat
+    say(client, "/human_handoff")
+    out = say(client, "/handoff_cancel")
+    assert out[0]["custom"]["state"] == "bot"
+    say(client, "路燈不亮")
+    assert len(seen) == 1
+
+
+def test_operator_api_needs_the_token(chat, monkeypatch) -> None:
+    client, _ = chat
+    assert client.get("/staff/operator/api/queue").status_code == 401
+    assert client.get("/staff/operator/api/queue", headers={"X-Operator-Token": "nope"}).status_code == 401
+    monkeypatch.delenv("BOT_OPERATOR_TOKEN")
+    assert client.get("/staff/operator/api/queue", headers=OP).status_code == 503
+    page = client.get("/staff/operator")
+    assert page.status_code == 200 and "textContent" not in page.text  # the page itself holds no data
+    assert client.get("/staff/operator/static/..%2f..%2fapp.py").status_code == 404
+
+
+def test_outside_hours_the_citizen_is_told_when_and_about_1999(chat, monkeypatch) -> None:
+    client, _ = chat
+    monkeypatch.setenv("BOT_HANDOFF_HOURS", "mon 00:00-00:01")  # practically always closed
+    text = say(client, "/human_handoff")[0]["text"]
+    assert "1999" in text and "24 小時" in text and "最快" in text
+    en = say(client, "/human_handoff", sender="web-user-2", lang="en")[0]["text"]
+    assert "24 hours" in en
+
+
+def test_staffed_hours_default_and_next_opening() -> None:
+    from bot.handoff import hours
+
+    desk = hours.parse(hours.DEFAULT)
+    tz = ZoneInfo("Asia/Taipei")
+    assert desk.staffed(datetime(2026, 12, 1, 9, 0, tzinfo=tz))  # Tuesday morning
+    assert not desk.staffed(datetime(2026, 12, 1, 17, 30, tzinfo=tz))
+    assert not desk.staffed(datetime(2026, 12, 5, 10, 0, tzinfo=tz))  # Saturday
+    friday_night = datetime(2026, 12, 4, 20, 0, tzinfo=tz)
+    assert desk.next_open(friday_night) == datetime(2026, 12, 7, 8, 30, tzinfo=tz)
+    assert hours.when_text(desk.next_open(friday_night), friday_night, "zh") == "12/7（週一）08:30"
+    monday_dawn = datetime(2026, 12, 7, 6, 0, tzinfo=tz)
+    assert hours.when_text(desk.next_open(monday_dawn), monday_dawn, "zh") == "今天（週一）08:30"
+    with pytest.raises(ValueError):
+        hours.parse("weekdays 9-5")
