@@ -34,6 +34,7 @@ class Settings:
     tracker_url: str
     redis_url: str
     rabbitmq_url: str
+    rabbitmq_queue: str
     rasa_timeout: float
     line_channel_secret: str
     line_channel_token: str
@@ -69,6 +70,7 @@ def settings() -> Settings:
         tracker_url=os.environ.get("BOT_TRACKER_URL") or default_tracker,
         redis_url=os.environ.get("BOT_REDIS_URL", ""),
         rabbitmq_url=os.environ.get("BOT_RABBITMQ_URL", ""),
+        rabbitmq_queue=os.environ.get("BOT_RABBITMQ_QUEUE", "bianmin_events"),
         rasa_timeout=float(os.environ.get("BOT_RASA_TIMEOUT", "10")),
         line_channel_secret=os.environ.get("LINE_CHANNEL_SECRET", ""),
         line_channel_token=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),

@@ -35,13 +35,13 @@ def lock_store(url: str) -> dict:
     return store
 
 
-def event_broker(url: str) -> dict | None:
+def event_broker(url: str, queue: str = "bianmin_events") -> dict | None:
     if not url:
         return None
     u = make_url(url.replace("amqp://", "amqp+pika://", 1) if url.startswith("amqp://") else url)
     return {"type": "pika", "url": u.host or "127.0.0.1", "port": u.port or 5672,
             "username": u.username or "guest", "password": u.password or "guest",
-            "queues": ["bianmin_events"]}
+            "queues": [queue]}
 
 
 def render(cfg: Settings) -> dict:
@@ -50,7 +50,7 @@ def render(cfg: Settings) -> dict:
         "tracker_store": tracker_store(cfg.tracker_url),
         "lock_store": lock_store(cfg.redis_url),
     }
-    broker = event_broker(cfg.rabbitmq_url)
+    broker = event_broker(cfg.rabbitmq_url, cfg.rabbitmq_queue)
     if broker:
         out["event_broker"] = broker
     return out

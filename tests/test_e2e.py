@@ -14,7 +14,7 @@ import pytest
 import redis
 import sqlalchemy
 
-from tests.conftest import REDIS_URL, alive, child_pids, start_stack, stop_stack
+from tests.conftest import RABBITMQ_URL, REDIS_URL, alive, child_pids, start_stack, stop_stack
 
 
 def _texts(replies: list[dict]) -> str:
@@ -113,9 +113,36 @@ def test_embedded_default(tmp_path):
     assert {"PWB", "EMERG-119", "EMERG-110"} <= agencies
 
 
-def test_postgresql_and_redis(tmp_path, pg_database):
+def rabbitmq_queue(action: str, queue: str) -> int:
+    """Messages waiting on a RabbitMQ queue (then delete it), with aio-pika from the Rasa
+    environment (the client Rasa's own event broker uses)."""
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    code = """
+import asyncio, sys, aio_pika
+async def main():
+    conn = await aio_pika.connect(sys.argv[1])
+    channel = await conn.channel()
+    queue = await channel.declare_queue(sys.argv[2], durable=True, passive=True)
+    print(queue.declaration_result.message_count)
+    if sys.argv[3] == "delete":
+        await queue.delete(if_unused=False, if_empty=False)
+    await conn.close()
+asyncio.run(main())
+"""
+    out = subprocess.run([str(ROOT / ".venv-rasa/bin/python"), "-c", code, RABBITMQ_URL, queue, action],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-1000:]
+    return int(out.stdout.strip())
+
+
+def test_postgresql_redis_and_rabbitmq(tmp_path, pg_database):
     prefix_before = redis.Redis.from_url(REDIS_URL).info("commandstats")
-    stack = start_stack(tmp_path, {"BOT_DATABASE_URL": pg_database, "BOT_REDIS_URL": REDIS_URL})
+    queue = f"bianmin_test_{uuid.uuid4().hex[:8]}"
+    stack = start_stack(tmp_path, {"BOT_DATABASE_URL": pg_database, "BOT_REDIS_URL": REDIS_URL,
+                                   "BOT_RABBITMQ_URL": RABBITMQ_URL, "BOT_RABBITMQ_QUEUE": queue})
     try:
         health = httpx.get(f"{stack.url}/healthz", timeout=10).json()
         assert health["storage"] == "external"
@@ -141,6 +168,8 @@ def test_postgresql_and_redis(tmp_path, pg_database):
         return sum(v["calls"] for k, v in stats.items() if k in ("cmdstat_set", "cmdstat_setex", "cmdstat_del"))
 
     assert writes(after) - writes(prefix_before) >= 5
+    # Every conversation event also went to RabbitMQ (Rasa's pika event broker) for reporting.
+    assert rabbitmq_queue("delete", queue) >= 10
 
 
 @pytest.mark.parametrize("env", [{"PORT": "not-a-port"}])
