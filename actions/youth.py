@@ -66,8 +66,12 @@ def preload() -> None:
 
     def load() -> None:
         try:
+            from bot import db
+            from bot.nlu.router import decide
             from bot.youth.search import searcher
 
+            decide("暖機", [])  # catalogue and emergency rules
+            db.create_tables()  # the case and hand-over tables, before the first report
             searcher().search("青年創業補助")
         except Exception as exc:  # noqa: BLE001 - searched again, and reported, on first use
             log.warning("youth search preload failed: %s", type(exc).__name__)

@@ -48,7 +48,17 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> SentenceEmbeddingFeaturizer:
-        return cls(config, execution_context.node_name)
+        component = cls(config, execution_context.node_name)
+        component.warm_up()
+        return component
+
+    def warm_up(self) -> None:
+        """Load the encoder, and jieba's dictionary (the tokenizer before us loads it lazily on
+        the first message), while the server starts rather than while the first citizen waits."""
+        import jieba
+
+        jieba.initialize()
+        encoder(self._model_name)(["暖機"])
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
