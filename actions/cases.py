@@ -16,6 +16,7 @@ from bot.cases import intake
 from bot.catalogue import catalogue
 from bot.messages import Outgoing
 from bot.nlu.router import Decision
+from bot.staff import case_views
 
 _tables_ready = False
 LOOKUP_SERVICES = {"case_status", "my_cases"}
@@ -145,6 +146,10 @@ async def after_route(decision: Decision, tracker: Tracker, dispatcher: Collecti
         return [SlotSet("last_service", "case_status")]
     if decision.emergency:
         return None
+    if decision.service == "case_views" and not decision.clarify:
+        # Who looked at my cases: from the staff access log (bot/staff/case_views.py).
+        say(dispatcher, await _db(case_views.answer, channel, citizen, lang))
+        return [SlotSet("last_service", decision.service)]
     if (decision.service in LOOKUP_SERVICES and not decision.clarify) or intake.MY_CASES.match(text):
         say(dispatcher, await _db(intake.my_cases, channel, citizen, lang))
         return [SlotSet("last_service", decision.service)]

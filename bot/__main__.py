@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run|route|youth-search|train|import-cases`."""
+"""Command line: `python -m bot run|route|youth-search|train|import-cases|staff|audit`."""
 
 from __future__ import annotations
 
@@ -19,9 +19,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jsonl", action="store_true", required=True)
     p = sub.add_parser("train", help="train the Rasa model if the data changed")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--out-dir", help="train a candidate there, leaving the live models alone (retrain job)")
+    p.add_argument("--build-dir", help="where the Rasa project is assembled (default build/rasa)")
     p = sub.add_parser("import-cases", help="add a city's labelled historical cases as training data")
     p.add_argument("file")
     p.add_argument("--out-dir", help="where the examples go (default nlu_data/imported)")
+    p = sub.add_parser("retention", help="delete photos and personal fields of cases closed N days ago")
+    p.add_argument("--days", type=int, help="N (default BOT_RETENTION_DAYS, 365; 0 = off)")
+    p.add_argument("--dry-run", action="store_true", help="count, change nothing")
+    from bot.staff import cli as staff_cli  # `staff create-admin|add-user`, `audit verify`
+
+    staff_cli.add_parsers(sub)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr)
 
@@ -42,9 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         youth_search()
         return 0
     if args.command == "train":
+        from pathlib import Path
+
         from bot.training import train
 
-        print(train(force=args.force))
+        print(train(force=args.force, out_dir=Path(args.out_dir) if args.out_dir else None,
+                    build_dir=Path(args.build_dir) if args.build_dir else None))
         return 0
     if args.command == "import-cases":
         from pathlib import Path
@@ -52,6 +63,21 @@ def main(argv: list[str] | None = None) -> int:
         from bot.nlu.import_cases import run as import_cases
 
         return import_cases(args.file, Path(args.out_dir) if args.out_dir else None)
+    if args.command == "retention":
+        from bot import db
+        from bot.cases.retention import purge
+
+        if not db.create_tables():
+            print("database unavailable: nothing purged", file=sys.stderr)
+            return 1
+        done = purge(days=args.days, dry_run=args.dry_run)
+        print(f"{'would purge' if args.dry_run else 'purged'} {done.cases} case(s) closed over {done.days} days ago,"
+              f" {done.photos} photo(s), {done.transcript_rows} transcript row(s)")
+        return 0
+    if args.command == "staff":
+        return staff_cli.run_staff(args)
+    if args.command == "audit":
+        return staff_cli.run_audit(args)
     return 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -12,12 +13,18 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from bot import db, health, notify
+from bot.bodylimit import BodyLimit
 from bot.cases import http as cases_http
+from bot.cases import retention
 from bot.channels import line, rest
 from bot.config import settings
 from bot.conversation import Conversation
 from bot.privacy import configure_logging
-from bot.staff import operator
+from bot.staff import accounts_console as staff_accounts
+from bot.staff import auth as staff_auth
+from bot.staff import cases_console as staff_cases
+from bot.staff import console as staff_console
+from bot.staff import curation_http, knowledge_http, operator, reports_http
 from bot.web import uploads
 from bot.youth import api as youth_api
 
@@ -32,18 +39,35 @@ async def lifespan(app: FastAPI):
         app.state.settings = cfg
         app.state.http = client
         app.state.conversation = Conversation(cfg, client)
-        yield
+        # Kept messages (Rasa was down) and outbox cases (the database was): bot.pending.
+        worker = asyncio.create_task(app.state.conversation.worker.run())
+        # Photos and personal fields of long-closed cases (BOT_RETENTION_DAYS): bot.cases.retention.
+        retention.retention_days()  # a bad setting stops the start with its reason
+        purger = asyncio.create_task(retention.daily())
+        try:
+            yield
+        finally:
+            worker.cancel()
+            purger.cancel()
 
 
 def create_app() -> FastAPI:
     configure_logging()
     app = FastAPI(title="便民一路通 gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(BodyLimit)  # body size refused before any endpoint reads it
     app.include_router(rest.router)
     app.include_router(notify.router)
     app.include_router(youth_api.router)  # /api/youth/search|compare|consult
     app.include_router(cases_http.router)  # /open311/v2/..., POST /api/cases/{number}/status
     app.include_router(uploads.router)  # POST /api/uploads (web chat photos)
-    app.include_router(operator.router)  # /staff/operator: minimal hand-over desk
+    app.include_router(operator.router)  # /staff/operator: hand-over desk (staff role operator)
+    app.include_router(staff_console.router)  # /staff: log-in, shared assets, vendor JS
+    app.include_router(staff_cases.router)  # /staff/cases: case list, map, detail, status, transfer
+    app.include_router(staff_accounts.router)  # /staff/accounts: admin manages staff users
+    app.include_router(curation_http.router)  # /staff/curation: queue, curated examples, retrain
+    app.include_router(knowledge_http.router)  # /staff/knowledge: service answers, youth resources
+    app.include_router(reports_http.router)  # /staff/reports: the month at a glance, CSV
+    staff_auth.install(app)  # 401/403 from staff dependencies as {"error": ...}
     line.install(app)  # POST /webhooks/line; off (503) without LINE_CHANNEL_SECRET/TOKEN
 
     @app.exception_handler(RequestValidationError)

@@ -7,7 +7,9 @@ id of one service here, so adding a service is adding data: an entry here plus e
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -145,6 +147,38 @@ def load_catalogue(kb_dir: Path | None = None) -> Catalogue:
     return Catalogue(agencies=agencies, services=services)
 
 
+_RECHECK_S = 1.0  # how often catalogue() looks at the files' modification times
+
+
+def _signature(kb_dir: Path) -> tuple:
+    files = [kb_dir / "agencies.yml", *sorted((kb_dir / "services").glob("*.yml"))]
+    return tuple((p.name, p.stat().st_mtime_ns) for p in files if p.exists())
+
+
 @lru_cache(maxsize=1)
+def _cached(signature: tuple) -> Catalogue:
+    try:
+        _last[2] = load_catalogue()
+    except (CatalogueError, OSError, yaml.YAMLError, KeyError, TypeError):
+        if _last[2] is None:
+            raise
+        # A hand edit broke a file: keep answering from the last good catalogue.
+        logging.getLogger("bot.catalogue").error("knowledge_base is invalid; keeping the last good catalogue")
+    return _last[2]
+
+
+_last: list = [0.0, None, None]  # [monotonic time of the last look, signature seen, last good catalogue]
+
+
 def catalogue() -> Catalogue:
-    return load_catalogue()
+    """The catalogue, reloaded when a file changed: staff edit answers while the assistant runs
+    (bot/staff/knowledge.py), and every process (gateway, action server) picks the edit up."""
+    now = time.monotonic()
+    if _last[1] is None or now - _last[0] >= _RECHECK_S:
+        _last[0], _last[1] = now, _signature(KB_DIR)
+    return _cached(_last[1])
+
+
+def refresh() -> None:
+    """Look at the files on the next call (after this process wrote one)."""
+    _last[1] = None

@@ -21,6 +21,14 @@ def _int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {value!r}") from exc
 
 
+def _ports(name: str) -> tuple[int, ...]:
+    value = os.environ.get(name, "")
+    try:
+        return tuple(int(p) for p in value.split(",") if p.strip())
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be comma-separated port numbers, got {value!r}") from exc
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -36,6 +44,14 @@ class Settings:
     rabbitmq_url: str
     rabbitmq_queue: str
     rasa_timeout: float
+    # Survive (bot.pending): the citizen hears back within rasa_deadline seconds even when
+    # Rasa is slow or down; kept messages go to a person after pending_handoff_after seconds.
+    rasa_deadline: float
+    pending_handoff_after: float
+    # Rasa replicas the gateway spreads messages over (round-robin, fail-over); empty = one
+    # Rasa on rasa_port. rasa_ports: the replicas `python -m bot run` starts itself.
+    rasa_urls: tuple[str, ...]
+    rasa_ports: tuple[int, ...]
     line_channel_secret: str
     line_channel_token: str
     line_api_host: str
@@ -43,7 +59,13 @@ class Settings:
 
     @property
     def rasa_url(self) -> str:
-        return f"http://127.0.0.1:{self.rasa_port}"
+        return self.rasa_replicas[0]
+
+    @property
+    def rasa_replicas(self) -> tuple[str, ...]:
+        if self.rasa_urls:
+            return self.rasa_urls
+        return tuple(f"http://127.0.0.1:{p}" for p in self.rasa_ports)
 
     @property
     def actions_url(self) -> str:
@@ -72,6 +94,10 @@ def settings() -> Settings:
         rabbitmq_url=os.environ.get("BOT_RABBITMQ_URL", ""),
         rabbitmq_queue=os.environ.get("BOT_RABBITMQ_QUEUE", "bianmin_events"),
         rasa_timeout=float(os.environ.get("BOT_RASA_TIMEOUT", "10")),
+        rasa_deadline=float(os.environ.get("BOT_RASA_DEADLINE", "2")),
+        pending_handoff_after=float(os.environ.get("BOT_PENDING_HANDOFF_AFTER", "600")),
+        rasa_urls=tuple(u.strip().rstrip("/") for u in os.environ.get("BOT_RASA_URLS", "").split(",") if u.strip()),
+        rasa_ports=_ports("BOT_RASA_PORTS") or (_int("BOT_RASA_PORT", 5005),),
         line_channel_secret=os.environ.get("LINE_CHANNEL_SECRET", ""),
         line_channel_token=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
         line_api_host=os.environ.get("LINE_API_HOST", ""),

@@ -6,16 +6,19 @@ Channels call `Conversation.handle`; nothing else talks to Rasa.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
 import time
+import uuid
+from typing import Any
 
 import httpx
 
-from bot import db
+from bot import db, notify, pending
 from bot.config import Settings
 from bot.handoff import hook as handoff
-from bot.messages import Incoming, Outgoing
+from bot.messages import Incoming, Location, Outgoing
 from bot.nlu.normalise import MAX_CHARS, normalise
 
 log = logging.getLogger("bot.conversation")
@@ -31,6 +34,12 @@ RASA_DOWN_EN = (
     "Sorry, the assistant is busy right now. Please try again shortly, or call 1999 (24 h); "
     "in an emergency call 110 or 119."
 )
+# Said when the message was kept (bot.pending): it will be answered when Rasa is back.
+KEPT = ("抱歉，系統暫時忙碌，您的訊息已保留，恢復後會立即回覆您，不需要重傳。"
+        "急事請直接撥打 1999 市民專線（24 小時），緊急狀況請撥 110 或 119。")
+KEPT_EN = ("Sorry, the assistant is busy right now. Your message is kept and will be answered as soon as it is "
+           "back; no need to send it again. For anything urgent call 1999 (24 h); in an emergency call 110 or 119.")
+KEPT_STATUSES = ("queued", "rasa_slow", "rasa_down")
 EMPTY = "請輸入文字告訴我您需要什麼，例如「巷口路燈不亮」。"
 EMPTY_EN = "Please type what you need, for example 'the street light at my corner is out'."
 TOO_LONG = f"訊息太長了（上限 {MAX_CHARS} 字），請精簡重點後再傳一次。"
@@ -53,10 +62,39 @@ def merge(messages: list[dict]) -> list[Outgoing]:
     return out
 
 
+class RasaUnavailable(RuntimeError):
+    pass
+
+
 class Conversation:
     def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
         self.settings = settings
         self.client = client
+        self._turn = itertools.count()  # round-robin over the Rasa replicas
+        self.worker = pending.Worker(self._ask_kept, self._deliver_kept, self._hand_over,
+                                     settings.pending_handoff_after, extra=[self._file_outbox])
+
+    async def ask_rasa(self, body: dict[str, Any], timeout: float | None = None) -> list[dict]:
+        """Rasa's answer from the next replica; a replica that refuses or fails (5xx) is skipped.
+        A timeout is not retried elsewhere: that Rasa may still be working on the message."""
+        urls = self.settings.rasa_replicas
+        first = next(self._turn)
+        error: Exception | None = None
+        for i in range(len(urls)):
+            url = urls[(first + i) % len(urls)]
+            try:
+                resp = await self.client.post(f"{url}/webhooks/rest/webhook", json=body,
+                                              timeout=timeout or self.settings.rasa_timeout)
+                resp.raise_for_status()
+                messages = resp.json()
+                if len(urls) > 1:  # which replica answered: for the replicas test and operators
+                    log.info("rasa replica=%d", (first + i) % len(urls))
+                return messages if isinstance(messages, list) else []
+            except httpx.TimeoutException:
+                raise
+            except (httpx.HTTPError, ValueError) as exc:
+                error = exc
+        raise RasaUnavailable(type(error).__name__ if error else "no rasa configured")
 
     async def handle(self, msg: Incoming) -> list[Outgoing]:
         started = time.monotonic()
@@ -65,7 +103,8 @@ class Conversation:
             status, replies = "handoff", held
         else:
             status, replies = await self._handle(msg)
-            replies = await handoff.observe(msg, replies)  # transcript; two misses → a person
+            if status not in KEPT_STATUSES:  # a kept turn joins the transcript when answered
+                replies = await handoff.observe(msg, replies)  # transcript; two misses → a person
         latency = int((time.monotonic() - started) * 1000)
         routed = next((r.custom for r in replies if r.custom and r.custom.get("type") in ("routed", "emergency")), {})
         agency = routed.get("agency") or (f"EMERG-{routed['number']}" if "number" in routed else None)
@@ -93,16 +132,70 @@ class Conversation:
         if msg.image_id is not None:
             metadata["image_id"] = msg.image_id
         body = {"sender": f"{msg.channel}-{msg.sender}", "message": text, "metadata": metadata}
-        try:
-            resp = await self.client.post(
-                f"{self.settings.rasa_url}/webhooks/rest/webhook", json=body, timeout=self.settings.rasa_timeout
-            )
-            resp.raise_for_status()
-            messages = resp.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            log.warning("rasa unavailable: %s", type(exc).__name__)
-            return "rasa_down", [Outgoing(text=_pick(msg.lang, RASA_DOWN, RASA_DOWN_EN))]
-        return "ok", merge(messages if isinstance(messages, list) else [])
+        started = time.monotonic()
+        kept = pending.Kept(uuid.uuid4().hex, time.time(), msg.channel, msg.sender, msg.lang, body,
+                            handoff.shown(msg))
+        sorry = [Outgoing(text=_pick(msg.lang, KEPT, KEPT_EN), custom={"type": "kept", "phone": "1999"})]
+        if self.worker.has_waiting(msg.channel, msg.sender):
+            # Older messages of this citizen wait for Rasa: this one queues behind them, in order.
+            await self.worker.keep(kept, self.settings.rasa_deadline)
+            return "queued", sorry
+        request = asyncio.ensure_future(self.ask_rasa(body))
+        done, _ = await asyncio.wait({request}, timeout=self.settings.rasa_deadline)
+        if request in done and request.exception() is None:
+            return "ok", merge(request.result())
+        # Down (refused, 5xx) or slower than the deadline: keep the message, apologise now.
+        budget = self.settings.rasa_deadline + 0.3 - (time.monotonic() - started)
+        await self.worker.keep(kept, budget)
+        if not request.done():
+            log.warning("rasa slower than %.1f s: message kept, its answer follows", self.settings.rasa_deadline)
+            self.worker.follow(kept, request)
+            return "rasa_slow", sorry
+        log.warning("rasa unavailable: %s; message kept", type(request.exception()).__name__)
+        return "rasa_down", sorry
+
+    # ---- what the pending worker uses ------------------------------------------------------
+    async def _ask_kept(self, body: dict[str, Any]) -> list[dict]:
+        return await self.ask_rasa(body)
+
+    async def _deliver_kept(self, kept: pending.Kept, messages: list[dict]) -> None:
+        msg = _incoming(kept)
+        replies = await handoff.observe(msg, merge(messages))
+        await notify.notify(kept.channel, kept.sender, replies, f"pending-{kept.key}")
+        log.info("kept message answered channel=%s sender=%s waited_ms=%d", kept.channel, kept.sender[:8],
+                 int((time.time() - kept.received) * 1000))
+
+    async def _hand_over(self, kepts: list[pending.Kept]) -> None:
+        """Rasa stayed away too long: a person takes the conversation, with the kept turns."""
+        from bot.handoff import service
+
+        first = kepts[0]
+
+        def queue() -> Outgoing | None:
+            for k in kepts:
+                service.record(k.channel, k.sender, k.lang, k.shown, [])
+            return service.enqueue(first.channel, first.sender, first.lang, "rasa_down")
+
+        notice = await asyncio.to_thread(queue)
+        if notice is not None:
+            await notify.notify(first.channel, first.sender, [notice], f"pending-handoff-{first.key}")
+        log.info("kept messages handed to a person channel=%s sender=%s count=%d", first.channel,
+                 first.sender[:8], len(kepts))
+
+    async def _file_outbox(self) -> None:
+        """Cases confirmed while the database was down (bot.cases.outbox): file, then tell."""
+        from bot.cases import intake, outbox
+
+        for path in await asyncio.to_thread(outbox.waiting):
+            try:
+                new, case = await asyncio.to_thread(outbox.file_one, path)
+            except (ValueError, TypeError) as exc:  # CaseError, a damaged file: never fileable
+                await asyncio.to_thread(outbox.set_aside, path)
+                log.error("outbox case cannot be filed (%s); set aside for staff", type(exc).__name__)
+                continue
+            await notify.notify(new.channel, new.citizen, intake.filed(case), f"case-filed-{new.intake_key}")
+            await asyncio.to_thread(outbox.done, path)
+            log.info("outbox case filed %s channel=%s", case.number, new.channel)
 
     @staticmethod
     def _record(msg: Incoming, status: str, latency: int, agency: str | None, service: str | None) -> None:
@@ -113,3 +206,13 @@ class Conversation:
                 session.commit()
         except Exception as exc:  # noqa: BLE001 - the reply matters more than the report row
             log.warning("message log not written: %s", type(exc).__name__)
+
+
+def _incoming(kept: pending.Kept) -> Incoming:
+    """The Incoming a kept Rasa request came from (for the transcript of the hand-over)."""
+    meta = kept.body.get("metadata") or {}
+    text = kept.body.get("message") or ""
+    loc = meta.get("location")
+    return Incoming(kept.channel, kept.sender, text=None if text.startswith("/") else text,
+                    payload=text if text.startswith("/") else None, lang=kept.lang,
+                    location=Location(**loc) if isinstance(loc, dict) else None, image_id=meta.get("image_id"))

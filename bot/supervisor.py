@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from bot.training import latest_model, rasa_env, train
 
 log = logging.getLogger("bot.supervisor")
 VENV_PY = ROOT / ".venv" / "bin" / "python"
-RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PY = ROOT / ".venv-rasa" / "bin" / "python"
 MAX_RESTARTS = 5  # within RESTART_WINDOW seconds; then the part is left down and reported
 RESTART_WINDOW = 300.0
 
@@ -64,16 +65,35 @@ def children() -> list[Child]:
     base["PYTHONPATH"] = str(ROOT)
     base["RASA_TELEMETRY_ENABLED"] = "false"
     actions_env = {**base, "SANIC_HOST": "127.0.0.1", "BOT_ACTIONS_PRELOAD": "1"}
+    # Rasa's HTTP API (loopback only, token-protected) lets the retrain job switch the running
+    # server to a new model with PUT /model (bot/staff/retrain.py); the gateway gets the token.
+    api_token = os.environ.get("BOT_RASA_API_TOKEN") or secrets.token_urlsafe(24)
+    base["BOT_RASA_API_TOKEN"] = api_token
+    # One Rasa per port in BOT_RASA_PORTS (replicas sharing the tracker and lock stores), else one.
+    ports = cfg.rasa_ports
+    rasas = [Child("rasa" if i == 0 else f"rasa{i + 1}",
+                   # bot.rasa_process: `rasa run` with the speed-ups measured in benchmarks/README.md.
+                   [str(RASA_PY), "-m", "bot.rasa_process", "run", "--model", str(model), "--endpoints", str(endpoints),
+                    "--credentials", str(ROOT / "credentials.yml"), "-i", "127.0.0.1", "-p", str(port),
+                    # "=": a token starting with "-" would otherwise be read as an option
+                    "--enable-api", f"--auth-token={api_token}"],
+                   rasa_env()) for i, port in enumerate(ports)]
     return [
         Child("actions", [str(VENV_PY), "-m", "rasa_sdk", "--actions", "actions", "-p", str(cfg.actions_port)],
               actions_env),
-        Child("rasa", [str(RASA_BIN), "run", "--model", str(model), "--endpoints", str(endpoints),
-                       "--credentials", str(ROOT / "credentials.yml"), "-i", "127.0.0.1",
-                       "-p", str(cfg.rasa_port)], rasa_env()),
+        *rasas,
         Child("gateway", [str(VENV_PY), "-m", "uvicorn", "bot.app:create_app", "--factory",
                           "--host", os.environ.get("BOT_HOST", "127.0.0.1"), "--port", str(cfg.port),
                           "--no-access-log"], base),
     ]
+
+
+def _refresh_model(child: Child) -> None:
+    """A restarted Rasa loads the model that is live now (a retrain may have promoted one)."""
+    if "--model" in child.cmd:
+        model = latest_model()
+        if model is not None:
+            child.cmd[child.cmd.index("--model") + 1] = str(model)
 
 
 def _healthy(port: int) -> bool:
@@ -131,6 +151,7 @@ def run(train_first: bool = True) -> int:
                 child.restarts.append(now)
                 ready = False
                 time.sleep(min(2 ** len(child.restarts), 30))
+                _refresh_model(child)
                 child.start()
     finally:
         for child in reversed(parts):

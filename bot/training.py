@@ -51,13 +51,19 @@ def _inputs() -> list[Path]:
 def data_hash() -> str:
     h = hashlib.sha256()
     for path in _inputs():
-        h.update(str(path.relative_to(ROOT)).encode())
+        # Curated examples may live outside the repository (BOT_CURATED_DIR, in tests).
+        h.update(str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name).encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 
 
 def model_path(digest: str | None = None) -> Path:
     return MODELS_DIR / f"nlu-{digest or data_hash()}.tar.gz"
+
+
+def rejected_marker(model_name: str) -> Path:
+    """Written by the retrain job next to a candidate that did not pass its gate."""
+    return MODELS_DIR / "candidates" / f"{model_name}.rejected"
 
 
 def current_model() -> Path | None:
@@ -157,14 +163,26 @@ def rasa_env() -> dict[str, str]:
     return env
 
 
-def train(force: bool = False) -> Path:
+def train(force: bool = False, out_dir: Path | None = None, build_dir: Path | None = None) -> Path:
+    """Train the model for the current data into MODELS_DIR (pruning older models), or, with
+    `out_dir`, a candidate there that leaves the live models alone (bot/staff/retrain.py)."""
     digest = data_hash()
-    target = model_path(digest)
+    models_dir = out_dir or MODELS_DIR
+    target = models_dir / model_path(digest).name
     if target.exists() and not force:
         log.info("model %s is up to date", target.name)
         return target
-    project = assemble()
-    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    rejected = rejected_marker(target.name)
+    if out_dir is None and not force and rejected.exists():
+        # The retrain job scored a model of exactly this data worse than the live one
+        # (bot/staff/retrain.py): a restart must not put it live behind the curators' backs.
+        live = latest_model()
+        if live is not None:
+            log.warning("the retrain job rejected a model of this data (%s); keeping %s (--force trains anyway)",
+                        rejected.name, live.name)
+            return live
+    project = assemble(build_dir or BUILD_DIR)
+    models_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     log.info("training %s (this takes a few minutes)", target.name)
     cmd = [
@@ -172,7 +190,7 @@ def train(force: bool = False) -> Path:
         "--config", str(project / "config.yml"),
         "--domain", str(project / "domain.yml"),
         "--data", str(project / "data"),
-        "--out", str(MODELS_DIR),
+        "--out", str(models_dir),
         "--fixed-model-name", target.name.removesuffix(".tar.gz"),
     ]
     proc = subprocess.run(cmd, cwd=ROOT, env=rasa_env(), stdout=sys.stderr, stderr=sys.stderr)
@@ -185,6 +203,8 @@ def train(force: bool = False) -> Path:
         "services": len(load_catalogue().services),
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }))
+    if out_dir is not None:
+        return target
     # Keep only the current model; an old one can always be rebuilt from its data.
     for old in MODELS_DIR.glob("nlu-*.tar.gz"):
         if old != target and old.stat().st_mtime < target.stat().st_mtime - 1:

@@ -20,3 +20,20 @@ def test_route_eval_runs_on_a_slice(tmp_path):
         assert len(figures["threshold_sweep"]) == 9
     assert report["throughput"]["texts"] == 45
     assert "top1" in proc.stdout
+
+
+def test_load_benchmark_runs_small(tmp_path):
+    """Both channels, two concurrency levels and a short soak, against the real stack."""
+    out = tmp_path / "load.json"
+    proc = subprocess.run([str(ROOT / ".venv/bin/python"), "benchmarks/load.py", "--seconds", "2",
+                           "--max-messages", "12", "--users", "1,4", "--soak", "40", "--soak-users", "4",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    runs = {(r["channel"], r["users"]): r for r in report["runs"]}
+    assert set(runs) == {("web", 1), ("web", 4), ("line", 1), ("line", 4)}
+    for r in runs.values():
+        assert r["messages"] > 0 and r["errors"] == 0, r
+        assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] <= r["max_ms"]
+        assert set(r["rss_mb_after"]) == {"actions", "rasa", "gateway"}
+    assert report["soak"]["rss_mb_samples"][-1]["messages"] == 40

@@ -71,6 +71,17 @@ def bad_input(stack) -> None:
     assert httpx.get(f"{stack.url}/healthz", timeout=10).json()["status"] == "ok"
 
 
+PERSONAL = ["0912345678", "0912-345-678", "A123456789", "建工路100號", "07-3368333"]
+
+
+def personal_data(stack, sender: str) -> None:
+    """Personal data sent in messages and the case form; shut_down checks no log line has it."""
+    stack.say(sender, "我電話0912-345-678，身分證A123456789，三民區建工路100號前面路燈不亮")
+    stack.say(sender, "三民區建工路100號")
+    stack.say(sender, "聯絡我 0912345678 或 07-3368333")
+    stack.say(sender, "/cancel_case")
+
+
 def shut_down(stack) -> None:
     code = stop_stack(stack)
     assert code == 0, stack.log()[-3000:]
@@ -83,6 +94,9 @@ def shut_down(stack) -> None:
     lines = [line for line in log.splitlines() if "bot.conversation message" in line]
     assert len(lines) >= 5
     assert not any("路燈" in line or "失火" in line for line in lines)
+    # Nothing personal in any part's log (gateway, Rasa, action server), whatever was sent.
+    leaked = [(p, line) for line in log.splitlines() for p in PERSONAL if p in line]
+    assert not leaked, leaked[:3]
 
 
 def test_embedded_default(tmp_path):
@@ -96,6 +110,7 @@ def test_embedded_default(tmp_path):
         assert page.status_code == 200 and "role=\"log\"" in page.text
         sender = f"e2e-{uuid.uuid4().hex[:6]}"
         converse(stack, sender)
+        personal_data(stack, sender)
         bad_input(stack)
     finally:
         shut_down(stack)

@@ -1,4 +1,5 @@
-"""Hand-over, server side: queue, operator desk, hand back, hours, masking, auth.
+"""Hand-over, server side: queue, operator desk, hand back, hours, masking, auth (a staff
+session with role operator, bot.staff.auth).
 
 Rasa is replaced by an httpx mock transport so these run in a second; the browser test
 (tests/test_web_browser.py) runs the same flow against the real stack.
@@ -15,8 +16,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-TOKEN = "test-operator-token"
-OP = {"X-Operator-Token": TOKEN, "X-Operator-Name": "Amy"}
+PASSWORD = "operator-password-1"
+OP: dict[str, str] = {}  # the operator session's CSRF header, filled in by the fixture
 CLARIFY = [{"recipient_id": "x", "text": "抱歉，我不太確定您的意思。",
             "buttons": [{"title": "轉真人客服／撥打1999", "payload": "/human_handoff"}]}]
 ROUTED = [{"recipient_id": "x", "text": "【路燈故障】由工務局處理。"},
@@ -33,7 +34,6 @@ def reset_caches() -> None:
 @pytest.fixture()
 def chat(tmp_path, monkeypatch) -> Iterator[tuple[TestClient, list[dict]]]:
     monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("BOT_OPERATOR_TOKEN", TOKEN)
     monkeypatch.setenv("BOT_HANDOFF_HOURS", "mon-sun 00:00-24:00")
     monkeypatch.delenv("BOT_DATABASE_URL", raising=False)
     reset_caches()
@@ -47,8 +47,16 @@ def chat(tmp_path, monkeypatch) -> Iterator[tuple[TestClient, list[dict]]]:
         seen.append(json.loads(request.content))
         return httpx.Response(200, json=script.pop(0) if script else ROUTED)
 
+    from bot.staff import accounts, operator
+
+    operator.recent_views.clear()  # per-process memory of logged views; each test has a new database
     app = create_app()
     with TestClient(app) as client:
+        accounts.create_user("amy", PASSWORD, "operator", display_name="Amy")
+        login = client.post("/staff/api/login", json={"username": "amy", "password": PASSWORD})
+        assert login.status_code == 200, login.text
+        OP.clear()
+        OP["X-CSRF-Token"] = login.json()["csrf"]
         mock = httpx.AsyncClient(transport=httpx.MockTransport(rasa))
         app.state.conversation = Conversation(app.state.settings, mock)
         client.script = script  # type: ignore[attr-defined]
@@ -80,6 +88,9 @@ def test_asked_handoff_operator_answers_and_hands_back(chat) -> None:
     assert any("巷口路燈不亮" in t for t in texts) and any("路燈故障" in t for t in texts)
     assert "還在嗎？" in texts
     assert not any("0912345678" in t for t in texts), "the operator transcript is masked"
+    from bot.staff import audit
+
+    assert audit.verify().count == 1, "opening the conversation is in the access log"
 
     cid = queue[0]["id"]
     assert client.post(f"/staff/operator/api/conversations/{cid}/take", headers=OP).json()["state"] == "person"
@@ -95,6 +106,7 @@ def test_asked_handoff_operator_answers_and_hands_back(chat) -> None:
     say(client, "路燈還是不亮")
     assert len(seen) == 2, "after hand-back the assistant answers again"
     assert client.get("/staff/operator/api/queue", headers=OP).json() == []
+    assert audit.verify().count == 1, "the desk's polling is one look, not one entry per request"
 
 
 def test_two_misunderstandings_in_a_row_queue_the_conversation(chat) -> None:
@@ -136,12 +148,24 @@ def test_citizen_can_go_back_to_the_assistant(chat) -> None:
     assert len(seen) == 1
 
 
-def test_operator_api_needs_the_token(chat, monkeypatch) -> None:
+def test_operator_api_needs_an_operator_session(chat) -> None:
     client, _ = chat
-    assert client.get("/staff/operator/api/queue").status_code == 401
-    assert client.get("/staff/operator/api/queue", headers={"X-Operator-Token": "nope"}).status_code == 401
-    monkeypatch.delenv("BOT_OPERATOR_TOKEN")
-    assert client.get("/staff/operator/api/queue", headers=OP).status_code == 503
+    from bot.staff import accounts
+
+    say(client, "/human_handoff")
+    cid = client.get("/staff/operator/api/queue", headers=OP).json()[0]["id"]
+    assert client.post(f"/staff/operator/api/conversations/{cid}/take").status_code == 403, "no CSRF token"
+    assert client.post(f"/staff/operator/api/conversations/{cid}/take",
+                       headers={"X-CSRF-Token": "forged"}).status_code == 403
+    accounts.create_user("hank", PASSWORD, "handler", agency="PWB")
+    with TestClient(client.app) as other:
+        assert other.get("/staff/operator/api/queue").status_code == 401
+        page = other.get("/staff/operator", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"].startswith("/staff/login")
+        other.post("/staff/api/login", json={"username": "hank", "password": PASSWORD})
+        assert other.get("/staff/operator/api/queue").status_code == 403, "a handler is not an operator"
+        assert other.get(f"/staff/operator/api/conversations/{cid}").status_code == 403
+        assert other.get("/staff/operator").status_code == 403
     page = client.get("/staff/operator")
     assert page.status_code == 200 and "textContent" not in page.text  # the page itself holds no data
     assert client.get("/staff/operator/static/..%2f..%2fapp.py").status_code == 404

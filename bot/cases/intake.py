@@ -13,8 +13,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from bot import media
-from bot.cases import dedupe, places, store
+from bot.cases import dedupe, outbox, places, store
 from bot.catalogue import Catalogue, Service, catalogue
 from bot.messages import Button, Outgoing
 from bot.nlu import emergency
@@ -47,6 +49,21 @@ OUTSIDE_ZH = "這個地址看起來不在高雄市，我只能受理高雄市的
 OUTSIDE_EN = "That address seems to be outside Kaohsiung. Please give a place in Kaohsiung."
 NO_PLACE_ZH = "我沒有看出地點。請輸入「區＋路名門牌」或「區＋地標」，例如：三民區建工路100號；也可以直接傳送位置資訊。"
 NO_PLACE_EN = "I could not find a place in that. Type district + road and number, or a landmark, or share a location."
+FILING_ZH = "已收到您確認的通報，系統正在立案中，完成後會立即通知您案件編號；不需要重新通報。急事請撥打 1999。"
+FILING_EN = ("Your confirmed report is received and being filed; you will get the case number as soon as it is. "
+             "No need to report it again. For anything urgent call 1999.")
+
+
+def filed(case: store.Case, lang: str = "zh") -> list[Outgoing]:
+    """What the citizen is told once a case is filed (now, or later from the outbox)."""
+    svc = catalogue().service(case.service)
+    days = f"，預計 {svc.expected_days} 天內處理" if svc and svc.expected_days else ""
+    days_en = f"; expected within {svc.expected_days} days" if svc and svc.expected_days else ""
+    agency = _agency_zh(svc) if svc else case.agency
+    zh = (f"已立案！案件編號 {case.number}，由{agency}處理{days}。"
+          "進度更新會通知您，也可以隨時說「我的案件」查詢。")
+    en = f"Filed! Case number {case.number}{days_en}. You will be told of progress; say 'my cases' any time."
+    return [Outgoing(text=t(lang, zh, en), custom=card(case, lang))]
 
 
 def t(lang: str, zh: str, en: str) -> str:
@@ -371,20 +388,22 @@ def submit(state: dict[str, Any], channel: str, citizen: str, lang: str = "zh") 
         return []
     extra = {k: state[f"case_{k}"] for k in ("time", "plate") if state.get(f"case_{k}") not in (None, NONE)}
     location = state.get("case_location")
-    case = store.file_case(store.NewCase(
+    new = store.NewCase(
         service=svc.id, channel=channel, citizen=citizen,
         location_text="" if location in (None, NONE) else location,
         district=state.get("case_district"), road=state.get("case_road"),
         lat=state.get("case_lat"), lon=state.get("case_lon"),
         description="" if state.get("case_description") in (None, NONE) else state["case_description"],
-        photos=list(state.get("case_photos") or []), extra=extra, intake_key=state.get("case_intake")))
-    days = f"，預計 {svc.expected_days} 天內處理" if svc.expected_days else ""
-    days_en = f"; expected within {svc.expected_days} days" if svc.expected_days else ""
-    zh = (f"已立案！案件編號 {case.number}，由{_agency_zh(svc)}處理{days}。"
-          "進度更新會通知您，也可以隨時說「我的案件」查詢。")
-    en = f"Filed! Case number {case.number}{days_en}. You will be told of progress; say 'my cases' any time."
-    return [Outgoing(text=t(lang, zh, en),
-                     custom=card(case, lang))]
+        photos=list(state.get("case_photos") or []), extra=extra,
+        intake_key=state.get("case_intake") or uuid.uuid4().hex)
+    try:
+        case = store.file_case(new)
+    except (OperationalError, InterfaceError):
+        # The database is unreachable: the confirmed case waits in the outbox and is filed
+        # (once, by its intake key) when it is back; the citizen then gets the number.
+        outbox.keep(new)
+        return [Outgoing(text=t(lang, FILING_ZH, FILING_EN), custom={"type": "case_filing", "service": svc.id})]
+    return filed(case, lang)
 
 
 def _agency_zh(svc: Service) -> str:

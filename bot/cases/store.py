@@ -25,6 +25,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from bot import db
@@ -188,7 +189,16 @@ def file_case(new: NewCase, cat: Catalogue | None = None, now: datetime | None =
         )
         case.history.append(CaseEvent(at=now, status="received", note="", actor=new.actor))
         session.add(case)
-        session.commit()
+        try:
+            session.commit()
+        except IntegrityError:
+            # The same intake filed at the same moment by another process (an outbox retry
+            # racing the action): intake_key is unique, so theirs stands and is returned.
+            session.rollback()
+            found = session.scalar(select(Case).where(Case.intake_key == new.intake_key)) if new.intake_key else None
+            if found is None:
+                raise
+            return found
         log.info("case filed %s service=%s channel=%s", case.number, svc.id, new.channel)
         return case
 
@@ -272,3 +282,81 @@ def search(service_code: str | None = None, status: str | None = None, start: da
 def as_utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC."""
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+@dataclass
+class CaseFilter:
+    """The staff console's case list filters (all optional; dates are Taipei calendar days)."""
+
+    agency: str | None = None
+    service: str | None = None
+    district: str | None = None
+    status: str | None = None  # one of STATUSES, or "open"
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _filtered(stmt, f: CaseFilter):
+    if f.agency:
+        stmt = stmt.where(Case.agency == f.agency)
+    if f.service:
+        stmt = stmt.where(Case.service == f.service)
+    if f.district:
+        stmt = stmt.where(Case.district == f.district)
+    if f.status == "open":
+        stmt = stmt.where(Case.status.in_(OPEN_STATUSES))
+    elif f.status:
+        stmt = stmt.where(Case.status == f.status)
+    if f.since:
+        stmt = stmt.where(Case.created_at >= f.since)
+    if f.until:
+        stmt = stmt.where(Case.created_at < f.until)
+    return stmt
+
+
+def list_cases(f: CaseFilter, page: int = 1, per_page: int = 25) -> tuple[list[Case], int]:
+    """One page of cases, newest first, and how many match in all."""
+    from sqlalchemy import func
+
+    with db.session_factory()() as session:
+        total = session.scalar(_filtered(select(func.count()).select_from(Case), f)) or 0
+        rows = session.scalars(_filtered(select(Case), f).order_by(Case.created_at.desc(), Case.id.desc())
+                               .offset((max(page, 1) - 1) * per_page).limit(per_page)).all()
+        return list(rows), total
+
+
+def located_cases(f: CaseFilter, limit: int = 2000) -> list[tuple[str, float, float, str, str]]:
+    """(number, lat, lon, service, status) of matching cases that have a position (for the map)."""
+    stmt = _filtered(select(Case.number, Case.lat, Case.lon, Case.service, Case.status), f)
+    stmt = stmt.where(Case.lat.is_not(None), Case.lon.is_not(None)).order_by(Case.created_at.desc()).limit(limit)
+    with db.session_factory()() as session:
+        return [tuple(r) for r in session.execute(stmt).all()]
+
+
+def transfer(number: str, service_id: str, reason: str, actor: str = "staff",
+             cat: Catalogue | None = None, now: datetime | None = None) -> tuple[Case, str, str]:
+    """Move an open case to another service (and so agency): two events, `transferred` (with the
+    reason) and `received` by the new unit. Returns (case, old service, old agency)."""
+    cat = cat or catalogue()
+    svc = _service(service_id, cat)
+    now = now or db.utcnow()
+    with db.session_factory()() as session:
+        case = session.scalar(select(Case).where(Case.number == number).with_for_update())
+        if case is None:
+            raise CaseError(f"no case {number}")
+        if "transferred" not in TRANSITIONS[case.status]:
+            raise CaseError(f"cannot transfer a {case.status} case")
+        if svc.id == case.service:
+            raise CaseError("the case already has that service")
+        old_service, old_agency = case.service, case.agency
+        new_agency = cat.agency(svc.agency)
+        case.history.append(CaseEvent(at=now, status="transferred", actor=actor[:64], note=(
+            f"{old_service}（{old_agency}）→ {svc.id}（{svc.agency}）：{reason}")[:2000]))
+        case.service, case.agency = svc.id, svc.agency
+        case.unit = f"{case.district}公所" if svc.agency == "DIST" and case.district else svc.unit
+        case.status, case.updated_at = "received", now
+        case.expected_by = now + timedelta(days=svc.expected_days) if svc.expected_days else None
+        case.history.append(CaseEvent(at=now, status="received", actor=actor[:64],
+                                      note=f"由{new_agency.zh if new_agency else svc.agency}受理"))
+        session.commit()
+        return case, old_service, old_agency

@@ -52,7 +52,7 @@ from linebot.v3.webhooks import (
     UnfollowEvent,
 )
 
-from bot import media
+from bot import media, ratelimit
 from bot.channels import line_users
 from bot.channels.line_dedupe import EventDedupe
 from bot.channels.line_render import render
@@ -233,7 +233,14 @@ class LineChannel:
             await self.deliver(user_id, token, [Outgoing(text=WELCOME), Outgoing(text=PRIVACY, buttons=MENU)],
                                received, key)
             return
-        await line_users.remember(sender, user_id)
+        await self._remember(sender, user_id)
+        # Per LINE user: a flood is dropped (LINE got its 200 long ago); told once per window.
+        limited = await ratelimit.check("message", sender)
+        if not limited.allowed:
+            log.info("line rate limited sender=%s", sender[:8])
+            if limited.first_refusal:
+                await self.deliver(user_id, token, [Outgoing(text=ratelimit.limited_text(limited))], received, key)
+            return
         incoming: Incoming | None = None
         if isinstance(event, PostbackEvent):
             data = (event.postback.data or "").strip()
@@ -249,6 +256,14 @@ class LineChannel:
             return
         replies = await self._converse(user_id, incoming)
         await self.deliver(user_id, token, replies, received, key)
+
+    async def _remember(self, sender: str, user_id: str) -> None:
+        """The pseudonym → userId map is for later pushes; a database that is down must not
+        cost the citizen this answer, which goes out with the reply token."""
+        try:
+            await line_users.remember(sender, user_id)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("line user not recorded sender=%s: %s", sender[:8], type(exc).__name__)
 
     async def _from_message(self, sender: str, event: MessageEvent) -> tuple[Incoming | None, list[Outgoing] | None]:
         msg = event.message

@@ -1,13 +1,15 @@
 """Handle each LINE webhook event once, by `webhookEventId`.
 
 Redis `SET key 1 NX EX ttl` when BOT_REDIS_URL is set (shared by every gateway replica);
-otherwise a table in the embedded database whose primary key does the same job.
+otherwise a table in the embedded database whose primary key does the same job; while that
+database is down, the ids are remembered in memory so that no event is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from datetime import datetime, timedelta
 
 from sqlalchemy import DateTime, String, delete, select
@@ -17,6 +19,7 @@ from bot import db
 
 log = logging.getLogger("bot.channels.line")
 TTL_SECONDS = 24 * 3600  # LINE redelivers for a much shorter time than this
+MEMORY_IDS = 50_000  # ids remembered in memory while the database is down (oldest dropped)
 
 
 class SeenEvent(db.Base):
@@ -30,6 +33,7 @@ class EventDedupe:
         self.ttl = ttl
         self._redis = None
         self._inserts = 0
+        self._memory: OrderedDict[str, None] = OrderedDict()  # used only while the database is down
         if redis_url:
             import redis.asyncio as aioredis
 
@@ -48,7 +52,20 @@ class EventDedupe:
                 return {i for i, ok in zip(event_ids, results) if ok}
             except Exception as exc:  # noqa: BLE001 - fall back to the database, never drop events
                 log.warning("redis dedupe unavailable (%s); using the database", type(exc).__name__)
-        return await asyncio.to_thread(self._fresh_db, list(dict.fromkeys(event_ids)))
+        ids = list(dict.fromkeys(event_ids))
+        try:
+            return await asyncio.to_thread(self._fresh_db, ids)
+        except Exception as exc:  # noqa: BLE001 - database down: remember here, never drop events
+            log.warning("database dedupe unavailable (%s); remembering event ids in memory", type(exc).__name__)
+            return self._fresh_memory(ids)
+
+    def _fresh_memory(self, event_ids: list[str]) -> set[str]:
+        new = {i for i in event_ids if i not in self._memory}
+        for i in new:
+            self._memory[i] = None
+        while len(self._memory) > MEMORY_IDS:
+            self._memory.popitem(last=False)
+        return new
 
     async def first_time(self, event_id: str) -> bool:
         return event_id in await self.fresh([event_id])

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from bot import ratelimit
 from bot.messages import Incoming, Location
 from bot.privacy import pseudonym
 
@@ -45,7 +46,10 @@ def _image_id(meta: dict[str, Any]) -> str | None:
 
 @router.post("/webhooks/rest/webhook")
 async def rest_webhook(request: Request) -> Any:
-    raw = await request.body()
+    by_ip = await ratelimit.check("ip", ratelimit.ip_key(ratelimit.client_ip(request)))
+    if not by_ip.allowed:
+        return ratelimit.too_many(by_ip)
+    raw = await request.body()  # bot.bodylimit has refused a body over MAX_BODY before this
     if len(raw) > MAX_BODY:
         return error(413, f"request body over {MAX_BODY} bytes")
     try:
@@ -65,6 +69,9 @@ async def rest_webhook(request: Request) -> Any:
         return error(400, "'metadata' must be an object")
     channel = "web" if meta.get("channel") == "web" else "rest"
     lang = "en" if meta.get("lang") == "en" else "zh"
+    by_sender = await ratelimit.check("message", pseudonym(channel, sender))
+    if not by_sender.allowed:
+        return ratelimit.too_many(by_sender, lang)
     payload = message if message and message.startswith("/") else None
     msg = Incoming(
         channel=channel,

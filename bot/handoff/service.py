@@ -17,6 +17,9 @@ from bot.privacy import mask
 MAX_TEXT = 2000
 
 
+# Why a conversation reached a person, as the operator desk shows it.
+REASON_ZH = {"asked": "民眾要求", "not_understood": "小幫手連續聽不懂", "rasa_down": "小幫手暫時無法回應"}
+
 def _t(lang: str, zh: str, en: str) -> str:
     return en if lang == "en" else zh
 
@@ -100,7 +103,7 @@ def enqueue(channel: str, sender: str, lang: str, reason: str) -> Outgoing | Non
         out = notice(lang)
         conv.state, conv.reason, conv.lang = QUEUED, reason, lang
         conv.queued_at, conv.taken_at, conv.operator, conv.misunderstood = db.utcnow(), None, None, 0
-        _add(session, conv, "system", f"轉真人客服（{'民眾要求' if reason == 'asked' else '小幫手連續聽不懂'}）")
+        _add(session, conv, "system", f"轉真人客服（{REASON_ZH.get(reason or '', '小幫手連續聽不懂')}）")
         session.commit()
         return out
 

@@ -12,13 +12,16 @@ import asyncio
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from bot import media
+from bot import media, ratelimit
 
 router = APIRouter()
 
 
 @router.post("/api/uploads")
 async def upload(request: Request) -> JSONResponse:
+    limited = await ratelimit.check("upload", ratelimit.ip_key(ratelimit.client_ip(request)))
+    if not limited.allowed:
+        return ratelimit.too_many(limited)
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > media.MAX_BYTES:
         return JSONResponse({"error": f"image over {media.MAX_BYTES} bytes"}, status_code=413)

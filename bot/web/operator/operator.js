@@ -3,27 +3,19 @@
 const $ = (id) => document.getElementById(id);
 const ROLE = { citizen: "民眾", assistant: "小幫手", operator: "真人客服", system: "系統" };
 const STATE = { queued: "等候中", person: "真人服務中", bot: "小幫手" };
-const REASON = { asked: "民眾要求", not_understood: "小幫手聽不懂" };
+const REASON = { asked: "民眾要求", not_understood: "小幫手聽不懂", rasa_down: "小幫手暫時無法回應" };
 let current = null;
 let timer = null;
 
-const auth = () => ({ "X-Operator-Token": sessionStorage.getItem("op.token") || "",
-  "X-Operator-Name": encodeURIComponent(sessionStorage.getItem("op.name") || "1999") });
-
+// The staff session (cookie) authenticates; staff.api adds the CSRF token and sends an expired
+// session back to the log-in page.
 async function api(path, options = {}) {
-  const resp = await fetch(`/staff/operator/api${path}`, { ...options,
-    headers: { ...auth(), ...(options.body ? { "Content-Type": "application/json" } : {}) } });
-  if (resp.status === 401 || resp.status === 503) { logout((await resp.json()).detail); throw new Error("auth"); }
-  if (!resp.ok) throw new Error(String(resp.status));
-  return resp.json();
+  return window.staff.api(options.method || "GET", `/staff/operator/api${path}`,
+    options.body === undefined ? undefined : options.body);
 }
 
-function logout(reason) {
-  sessionStorage.removeItem("op.token");
-  $("desk").hidden = true;
-  $("login").hidden = false;
-  $("login-error").textContent = reason || "";
-  clearInterval(timer);
+function showError(message) {
+  $("desk-error").textContent = message || "";
 }
 
 function item(conv) {
@@ -45,7 +37,8 @@ async function refresh() {
     const queue = await api("/queue");
     $("queue").replaceChildren(...queue.map(item));
     if (current !== null) await open(current, false);
-  } catch { /* shown by logout, or retried on the next tick */ }
+    showError("");
+  } catch (e) { showError(e.message); /* retried on the next tick */ }
 }
 
 function paint(conv) {
@@ -80,24 +73,19 @@ async function open(id, focus = true) {
 
 async function act(path, body) {
   if (current === null) return;
-  paint(await api(`/conversations/${current}${path}`, { method: "POST", body: body && JSON.stringify(body) }));
+  try {
+    paint(await api(`/conversations/${current}${path}`, { method: "POST", body }));
+  } catch (e) { showError(e.message); return; }
   refresh();
 }
 
-function start() {
-  $("login").hidden = true;
-  $("desk").hidden = false;
-  $("who").textContent = `客服：${sessionStorage.getItem("op.name") || "1999"}`;
+async function start() {
+  const user = await window.staff.nav("operator");
+  $("who").textContent = `客服：${user.display_name || user.username}`;
   refresh();
   timer = setInterval(refresh, 3000);
 }
 
-$("login").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  sessionStorage.setItem("op.token", $("token").value);
-  sessionStorage.setItem("op.name", $("name").value.trim() || "1999");
-  try { await api("/queue"); start(); } catch { /* logout() showed why */ }
-});
 $("take").addEventListener("click", () => act("/take"));
 $("release").addEventListener("click", () => act("/release"));
 $("reply").addEventListener("submit", async (e) => {
@@ -108,4 +96,4 @@ $("reply").addEventListener("submit", async (e) => {
   $("reply-text").value = "";
   $("reply-text").focus();
 });
-if (sessionStorage.getItem("op.token")) start();
+start().catch((e) => showError(e.message));

@@ -16,6 +16,8 @@ const POLL_MS = { bot: 30000, queued: 3000, person: 2500 };
 let lang = store.getLang();
 let mode = store.getMode();
 let pollTimer = null;
+let waitingSince = 0; // a message was kept (bot.pending): its answer arrives through the poll
+const WAIT_POLL_FOR = 11 * 60 * 1000; // a little past BOT_PENDING_HANDOFF_AFTER's default
 const compareSet = new Set();
 
 const ctx = {
@@ -57,6 +59,13 @@ function showReply(m) {
     if (custom.state) setMode(custom.state);
     who = custom.from === "person" ? "person" : "system";
   }
+  if (custom && (custom.type === "kept" || custom.type === "case_filing")) {
+    // Kept for later (assistant busy, case being filed): its answer comes by poll, so poll often.
+    waitingSince = Date.now();
+    show({ who: "system", text: m.text || "" });
+    schedulePoll();
+    return;
+  }
   if (!m.text && !custom && !(m.buttons && m.buttons.length)) return;
   const buttons = Array.isArray(m.buttons) ? m.buttons.filter((b) => b && typeof b.payload === "string") : [];
   show({ who, text: m.text || "", buttons, custom: custom && custom.type !== "handoff" ? custom : null });
@@ -69,6 +78,8 @@ async function post(body) {
     body: JSON.stringify({ sender, ...body, metadata: { channel: "web", lang, ...(body.metadata || {}) } }),
   });
   const data = await resp.json().catch(() => null);
+  // Rate limited (429): the server's own words ("please wait N seconds"), shown as a reply.
+  if (resp.status === 429 && data && data.text) return [{ text: data.text }];
   if (!resp.ok || !Array.isArray(data)) throw new Error((data && data.error) || "error");
   return data;
 }
@@ -96,7 +107,8 @@ async function poll() {
 
 function schedulePoll() {
   clearTimeout(pollTimer);
-  pollTimer = setTimeout(poll, POLL_MS[mode] || POLL_MS.bot);
+  const waiting = waitingSince && Date.now() - waitingSince < WAIT_POLL_FOR;
+  pollTimer = setTimeout(poll, waiting ? POLL_MS.queued : POLL_MS[mode] || POLL_MS.bot);
 }
 
 async function compare() {
