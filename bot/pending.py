@@ -185,6 +185,11 @@ class Worker:
         self.extra = extra or []  # more work for each round (the case outbox)
         self.senders: set[tuple[str, str]] = set()  # citizens with kept messages: new ones queue behind
         self.inflight: set[str] = set()  # keys whose first request to Rasa is still open
+        # Writes of kept messages still running, and when each citizen's last one finished:
+        # a database read that began before a write finished may not see it, so such a
+        # citizen is not let through to Rasa on the strength of that read.
+        self.writes: dict[tuple[str, str], int] = {}
+        self.written_at: dict[tuple[str, str], float] = {}
         self.loaded = False
         self.tables_ready = False
         self.rounds = 0
@@ -198,11 +203,25 @@ class Worker:
     def has_waiting(self, channel: str, sender: str) -> bool:
         return (channel, sender) in self.senders
 
+    def _settled(self, who: tuple[str, str], read_started: float) -> bool:
+        """True if every kept message of `who` was written before a read that began then."""
+        return not self.writes.get(who) and self.written_at.get(who, float("-inf")) < read_started
+
     async def keep(self, kept: Kept, budget: float) -> None:
         """Keep `kept`; waits at most `budget` s (the citizen's apology must not wait on a
         hanging database) while the write itself goes on."""
-        self.senders.add((kept.channel, kept.sender))
+        who = (kept.channel, kept.sender)
+        self.senders.add(who)
+        self.writes[who] = self.writes.get(who, 0) + 1
         job = asyncio.ensure_future(asyncio.to_thread(keep, kept))
+
+        def written(_: asyncio.Future) -> None:
+            self.writes[who] -= 1
+            if not self.writes[who]:
+                del self.writes[who]
+            self.written_at[who] = time.monotonic()
+
+        job.add_done_callback(written)
         try:
             await asyncio.wait_for(asyncio.shield(job), timeout=max(budget, 0.05))
         except asyncio.TimeoutError:
@@ -253,6 +272,7 @@ class Worker:
             if not self.tables_ready:  # the database was down when the gateway started
                 self.tables_ready = await asyncio.to_thread(db.ping) and await asyncio.to_thread(db.create_tables)
             await asyncio.to_thread(drain_spool)
+            read_started = time.monotonic()
             rows = await asyncio.to_thread(waiting)
             self.rounds += 1
             if self.rounds % 600 == 1:  # about every ten minutes
@@ -268,8 +288,9 @@ class Worker:
         for kept in rows:
             by_sender.setdefault((kept.channel, kept.sender), []).append(kept)
         for who in list(self.senders):
-            if who not in by_sender:
+            if who not in by_sender and self._settled(who, read_started):
                 self.senders.discard(who)
+                self.written_at.pop(who, None)
         done = await asyncio.gather(*(self._citizen(kepts) for kepts in by_sender.values()))
         return sum(done)
 
@@ -293,7 +314,8 @@ class Worker:
         # All answered: the citizen's next message goes straight to Rasa again, unless one
         # more was kept meanwhile.
         who = (kepts[0].channel, kepts[0].sender)
-        if not await asyncio.to_thread(_has_waiting, *who):
+        read_started = time.monotonic()
+        if not await asyncio.to_thread(_has_waiting, *who) and self._settled(who, read_started):
             self.senders.discard(who)
         return handled
 
