@@ -29,6 +29,15 @@ def _ports(name: str) -> tuple[int, ...]:
         raise SystemExit(f"{name} must be comma-separated port numbers, got {value!r}") from exc
 
 
+def _replica_ports() -> tuple[int, ...]:
+    """BOT_RASA_REPLICAS=N: N Rasa processes on BOT_RASA_PORT, +1, ... (measured in
+    benchmarks/README.md, "Load": 2 on a 2-core machine help most under heavy load)."""
+    base, n = _int("BOT_RASA_PORT", 5005), _int("BOT_RASA_REPLICAS", 1)
+    if not 1 <= n <= 8:
+        raise SystemExit(f"BOT_RASA_REPLICAS must be 1 to 8, got {n}")
+    return tuple(base + i for i in range(n))
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path
@@ -97,7 +106,7 @@ def settings() -> Settings:
         rasa_deadline=float(os.environ.get("BOT_RASA_DEADLINE", "2")),
         pending_handoff_after=float(os.environ.get("BOT_PENDING_HANDOFF_AFTER", "600")),
         rasa_urls=tuple(u.strip().rstrip("/") for u in os.environ.get("BOT_RASA_URLS", "").split(",") if u.strip()),
-        rasa_ports=_ports("BOT_RASA_PORTS") or (_int("BOT_RASA_PORT", 5005),),
+        rasa_ports=_ports("BOT_RASA_PORTS") or _replica_ports(),
         line_channel_secret=os.environ.get("LINE_CHANNEL_SECRET", ""),
         line_channel_token=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN", ""),
         line_api_host=os.environ.get("LINE_API_HOST", ""),

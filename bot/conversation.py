@@ -11,6 +11,7 @@ import logging
 import re
 import time
 import uuid
+import zlib
 from typing import Any
 
 import httpx
@@ -70,15 +71,27 @@ class Conversation:
     def __init__(self, settings: Settings, client: httpx.AsyncClient) -> None:
         self.settings = settings
         self.client = client
-        self._turn = itertools.count()  # round-robin over the Rasa replicas
+        self._turn = itertools.count()  # round-robin over the Rasa replicas (shared locks)
         self.worker = pending.Worker(self._ask_kept, self._deliver_kept, self._hand_over,
                                      settings.pending_handoff_after, extra=[self._file_outbox])
 
+    def _first_replica(self, sender: str) -> int:
+        """Which replica a message goes to first. With a shared lock store (Redis) any replica
+        may take any message: round-robin. Without one each Rasa locks conversations in its own
+        memory, so a conversation must stay on one replica (stable hash of the sender; it moves
+        only while that replica is down)."""
+        n = len(self.settings.rasa_replicas)
+        if n == 1:
+            return 0
+        if self.settings.redis_url:
+            return next(self._turn) % n
+        return zlib.crc32(sender.encode()) % n
+
     async def ask_rasa(self, body: dict[str, Any], timeout: float | None = None) -> list[dict]:
-        """Rasa's answer from the next replica; a replica that refuses or fails (5xx) is skipped.
-        A timeout is not retried elsewhere: that Rasa may still be working on the message."""
+        """Rasa's answer from the conversation's replica; one that refuses or fails (5xx) is
+        skipped. A timeout is not retried elsewhere: that Rasa may still be working on it."""
         urls = self.settings.rasa_replicas
-        first = next(self._turn)
+        first = self._first_replica(str(body.get("sender", "")))
         error: Exception | None = None
         for i in range(len(urls)):
             url = urls[(first + i) % len(urls)]

@@ -71,13 +71,16 @@ def children() -> list[Child]:
     base["BOT_RASA_API_TOKEN"] = api_token
     # One Rasa per port in BOT_RASA_PORTS (replicas sharing the tracker and lock stores), else one.
     ports = cfg.rasa_ports
+    # e5's OpenMP threads: the cores shared out among the replicas (2 replicas on 2 cores, one
+    # thread each, answered more per second than two threads each: benchmarks/README.md).
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // len(ports)))
     rasas = [Child("rasa" if i == 0 else f"rasa{i + 1}",
                    # bot.rasa_process: `rasa run` with the speed-ups measured in benchmarks/README.md.
                    [str(RASA_PY), "-m", "bot.rasa_process", "run", "--model", str(model), "--endpoints", str(endpoints),
                     "--credentials", str(ROOT / "credentials.yml"), "-i", "127.0.0.1", "-p", str(port),
                     # "=": a token starting with "-" would otherwise be read as an option
                     "--enable-api", f"--auth-token={api_token}"],
-                   rasa_env()) for i, port in enumerate(ports)]
+                   {**rasa_env(), "OMP_NUM_THREADS": threads}) for i, port in enumerate(ports)]
     return [
         Child("actions", [str(VENV_PY), "-m", "rasa_sdk", "--actions", "actions", "-p", str(cfg.actions_port)],
               actions_env),

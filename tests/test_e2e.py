@@ -117,6 +117,8 @@ def test_embedded_default(tmp_path):
     # The conversation is in Rasa's SQLite tracker store ...
     with sqlite3.connect(stack.var_dir / "tracker.db") as conn:
         rows = conn.execute("SELECT data FROM events WHERE type_name = 'user'").fetchall()
+        tracker_journal = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    assert tracker_journal == "wal"  # bot.rasa_process: one pooled connection, write-ahead log
     texts = [json.loads(data)["text"] for (data,) in rows]
     assert "隔壁房子失火了!" in texts  # normalised at the edge: full-width ！ → !
     assert "路燈壞了好幾天" in texts  # Simplified → Traditional before Rasa saw it
@@ -124,6 +126,7 @@ def test_embedded_default(tmp_path):
     with sqlite3.connect(stack.var_dir / "bot.db") as conn:
         senders = {s for (s,) in conn.execute("SELECT sender FROM message_log")}
         agencies = {a for (a,) in conn.execute("SELECT agency FROM message_log")}
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # bot.db: gateway and actions write at once
     assert senders and sender not in senders
     assert {"PWB", "EMERG-119", "EMERG-110"} <= agencies
 

@@ -214,3 +214,34 @@ def test_the_action_queues_clarified_and_fallback_messages_but_not_button_presse
     items = sorted(curation.list_items(), key=lambda i: i.id)
     assert [(i.kind, i.text, i.channel, i.predicted_agency) for i in items] == [
         ("clarify", "阿伯的輪椅補助要問哪裡", "web", "SAB"), ("fallback", "嗯嗯那個", "line", "SAB")]
+
+
+def test_one_training_at_a_time_per_installation(tmp_path, monkeypatch) -> None:
+    """The retrain lock lives in BOT_VAR_DIR: a second job waits until the first is done."""
+    import threading
+    import time
+
+    from bot.config import settings
+
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("BOT_TRAIN_LOCK", raising=False)
+    monkeypatch.delenv("BOT_TRAIN_LOCK_HELD", raising=False)
+    settings.cache_clear()
+    order: list[str] = []
+
+    def job(name: str, hold: float) -> None:
+        with retrain.train_lock():
+            order.append(f"{name} in")
+            time.sleep(hold)
+            order.append(f"{name} out")
+
+    first = threading.Thread(target=job, args=("a", 0.5))
+    first.start()
+    time.sleep(0.1)
+    second = threading.Thread(target=job, args=("b", 0.0))
+    second.start()
+    first.join()
+    second.join()
+    settings.cache_clear()
+    assert order == ["a in", "a out", "b in", "b out"]
+    assert (tmp_path / "var" / "train.lock").exists()

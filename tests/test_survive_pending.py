@@ -167,18 +167,40 @@ async def test_kept_too_long_goes_to_a_person(gw: Gateway) -> None:
     assert await asyncio.to_thread(pending.count, pending.HANDED) == 1
 
 
-async def test_replicas_round_robin_and_fail_over(gw: Gateway, monkeypatch) -> None:
+def _replicas(gw: Gateway, dead: int, redis_url: str = "") -> None:
     conv = gw.app.state.conversation
+    conv.settings = config.Settings(**{**vars(conv.settings), "redis_url": redis_url, "rasa_urls": (
+        f"http://127.0.0.1:{gw.rasa.port}", f"http://127.0.0.1:{dead}", f"http://127.0.0.1:{gw.rasa2.port}")})
+
+
+async def test_replicas_round_robin_and_fail_over(gw: Gateway, monkeypatch) -> None:
     await gw.rasa.start()
     await gw.rasa2.start()
-    dead = free_port()
-    conv.settings = config.Settings(**{**vars(conv.settings), "rasa_urls": (
-        f"http://127.0.0.1:{gw.rasa.port}", f"http://127.0.0.1:{dead}", f"http://127.0.0.1:{gw.rasa2.port}")})
+    # A shared (Redis) lock store: any replica may take any message of a conversation. The
+    # gateway only reads the setting here; no Redis is contacted.
+    _replicas(gw, free_port(), redis_url="redis://127.0.0.1:1/0")
     for i in range(6):
         _, replies = await gw.say("citizen-e", f"m{i}")
         assert replies[0]["text"] == f"echo:m{i}"  # the dead replica is skipped, never felt
     assert gw.rasa.seen and gw.rasa2.seen
     assert sorted(m for _, m in gw.rasa.seen + gw.rasa2.seen) == [f"m{i}" for i in range(6)]
+
+
+async def test_replicas_without_shared_locks_keep_each_conversation_on_one(gw: Gateway) -> None:
+    """Embedded (in-memory lock store in each Rasa): a conversation never alternates."""
+    await gw.rasa.start()
+    await gw.rasa2.start()
+    _replicas(gw, free_port())
+    # 40 citizens: all of them hashed to one replica would happen about once in 10^7 runs.
+    citizens = [f"citizen-s{i}" for i in range(40)]
+    for turn in range(2):
+        for who in citizens:
+            _, replies = await gw.say(who, f"{who}:{turn}")
+            assert replies[0]["text"] == f"echo:{who}:{turn}"
+    by_replica = [{m.split(":")[0] for _, m in fake.seen} for fake in (gw.rasa, gw.rasa2)]
+    assert by_replica[0] and by_replica[1], by_replica  # the citizens are spread over both live ones
+    assert not by_replica[0] & by_replica[1], by_replica  # and nobody's messages went to both
+    assert by_replica[0] | by_replica[1] == set(citizens)  # those whose replica is dead moved, once
 
 
 async def test_spool_when_the_database_is_down_too(tmp_path, monkeypatch) -> None:

@@ -150,12 +150,15 @@ def _update(job_id: int, **fields: object) -> None:
 
 @contextlib.contextmanager
 def train_lock() -> Iterator[None]:
-    """The machine-wide training lock (`flock /tmp/bianmin-train.lock`). BOT_TRAIN_LOCK_HELD=1
+    """One training at a time per installation (a lock file in BOT_VAR_DIR). BOT_TRAIN_LOCK names
+    another file (developers sharing one machine: `/tmp/bianmin-train.lock`); BOT_TRAIN_LOCK_HELD=1
     says an ancestor already holds it (a test run under `flock`), which would otherwise deadlock."""
     if os.environ.get("BOT_TRAIN_LOCK_HELD") == "1":
         yield
         return
-    path = os.environ.get("BOT_TRAIN_LOCK", "/tmp/bianmin-train.lock")
+    var_dir = settings().var_dir
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path = os.environ.get("BOT_TRAIN_LOCK") or str(var_dir / "train.lock")
     with open(path, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
