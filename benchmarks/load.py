@@ -44,6 +44,8 @@ TURNS = 10
 TEXTS = ["巷口路燈不亮", "垃圾車幾點會來", "樓下卡拉OK吵到三點", "我28歲想開早餐店有補助嗎", "你好",
          "路上有一個大坑洞很危險", "我要申請低收入戶", "水溝堵住發臭", "公車站牌壞了", "謝謝",
          "隔壁失火了", "狗一直在叫", "我要查詢案件進度", "停車格被佔用", "行道樹倒了擋住路"]
+# `--texts buttons`: what a quick-reply button sends (Rasa reads the intent from the payload).
+BUTTONS = ["/greet", "/thanks"]
 
 
 class TimedLineAPI(FakeLineAPI):
@@ -133,7 +135,7 @@ async def line_user(client: httpx.AsyncClient, url: str, fake: TimedLineAPI, use
 
 
 async def scenario(base: str, fake: TimedLineAPI, channel: str, users: int, seconds: float,
-                   max_messages: int) -> dict[str, Any]:
+                   max_messages: int, texts: list[str] = TEXTS) -> dict[str, Any]:
     latencies: list[float] = []
     errs, budget = [0, 0], [max_messages]
     stop = time.monotonic() + seconds
@@ -143,11 +145,11 @@ async def scenario(base: str, fake: TimedLineAPI, channel: str, users: int, seco
         started = time.monotonic()
         if channel == "web":
             tasks = [web_user(client, f"{base}/webhooks/rest/webhook", f"load-{run}-{i}",
-                              itertools.cycle(TEXTS[i % len(TEXTS):] + TEXTS[:i % len(TEXTS)]), stop, budget,
+                              itertools.cycle(texts[i % len(texts):] + texts[:i % len(texts)]), stop, budget,
                               latencies, errs) for i in range(users)]
         else:
             tasks = [line_user(client, f"{base}/webhooks/line", fake, f"U{run}{i:020d}",
-                               itertools.cycle(TEXTS[i % len(TEXTS):] + TEXTS[:i % len(TEXTS)]), stop, budget,
+                               itertools.cycle(texts[i % len(texts):] + texts[:i % len(texts)]), stop, budget,
                                latencies, errs) for i in range(users)]
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
@@ -218,6 +220,8 @@ def main() -> None:
     ap.add_argument("--max-messages", type=int, default=3000, help="cap per run")
     ap.add_argument("--users", default="1,8,32")
     ap.add_argument("--channels", default="web,line")
+    ap.add_argument("--texts", choices=("mix", "buttons"), default="mix",
+                    help="mix: 15 typed requests; buttons: quick-reply payloads only")
     ap.add_argument("--soak", type=int, default=10000, help="messages in the memory soak (0 = none)")
     ap.add_argument("--soak-users", type=int, default=8)
     ap.add_argument("--postgres", help="BOT_DATABASE_URL (default: the embedded SQLite)")
@@ -241,7 +245,7 @@ def main() -> None:
     proc, base, log_path = start(tmp, fake, extra)
     report: dict[str, Any] = {"date": time.strftime("%Y-%m-%d"), "storage": "postgresql+redis" if args.postgres
                               else "embedded sqlite", "rasa_replicas": args.rasa_replicas, "cpus": os.cpu_count(),
-                              "runs": []}
+                              "texts": args.texts, "runs": []}
     try:
         pids = parts(log_path.read_text())
         asyncio.run(scenario(base, fake, "web", 2, seconds=30, max_messages=30))  # warm every path once
@@ -250,7 +254,8 @@ def main() -> None:
         for channel in args.channels.split(","):
             for users in (int(u) for u in args.users.split(",")):
                 before, cpu = memory(pids), {name: cpu_seconds(pid) for name, pid in pids.items()}
-                r = asyncio.run(scenario(base, fake, channel, users, args.seconds, args.max_messages))
+                r = asyncio.run(scenario(base, fake, channel, users, args.seconds, args.max_messages,
+                                         BUTTONS if args.texts == "buttons" else TEXTS))
                 # CPU per answered message, each part: where the machine's two cores go.
                 r["cpu_ms_per_msg"] = {name: round((cpu_seconds(pid) - cpu[name]) * 1000 / max(r["messages"], 1), 1)
                                        for name, pid in pids.items()}

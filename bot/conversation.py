@@ -100,8 +100,9 @@ class Conversation:
                                               timeout=timeout or self.settings.rasa_timeout)
                 resp.raise_for_status()
                 messages = resp.json()
-                if len(urls) > 1:  # which replica answered: for the replicas test and operators
-                    log.info("rasa replica=%d", (first + i) % len(urls))
+                if len(urls) > 1:  # which replica answered: for the replicas tests and operators
+                    log.info("rasa replica=%d sender=%s", (first + i) % len(urls),
+                             str(body.get("sender", "")).partition("-")[2][:8])
                 return messages if isinstance(messages, list) else []
             except httpx.TimeoutException:
                 raise

@@ -63,3 +63,24 @@ def test_written_file_is_what_rasa_reads(fresh_settings, tmp_path):
 
     path = rasa_endpoints.write(config.settings())
     assert yaml.safe_load(path.read_text()) == rasa_endpoints.render(config.settings())
+
+
+def test_rasa_replicas_count_gives_consecutive_ports(monkeypatch) -> None:
+    from bot.config import settings
+
+    monkeypatch.delenv("BOT_RASA_PORTS", raising=False)
+    monkeypatch.setenv("BOT_RASA_PORT", "6100")
+    monkeypatch.setenv("BOT_RASA_REPLICAS", "3")
+    settings.cache_clear()
+    try:
+        assert settings().rasa_ports == (6100, 6101, 6102)
+        monkeypatch.setenv("BOT_RASA_PORTS", "7000,7005")  # explicit ports win
+        settings.cache_clear()
+        assert settings().rasa_ports == (7000, 7005)
+        monkeypatch.delenv("BOT_RASA_PORTS")
+        monkeypatch.setenv("BOT_RASA_REPLICAS", "0")
+        settings.cache_clear()
+        with pytest.raises(SystemExit, match="BOT_RASA_REPLICAS"):
+            settings()
+    finally:
+        settings.cache_clear()

@@ -155,3 +155,24 @@ def test_nlu_runs_off_the_loop_and_action_calls_reuse_one_connection():
     proc = subprocess.run([str(ROOT / ".venv-rasa/bin/python"), "-c", LOOP_CHECK], cwd=ROOT, capture_output=True,
                           text=True, timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stdout + proc.stderr[-3000:]
+
+
+FEATURIZER_CHECK = r'''
+from rasa.shared.nlu.training_data.message import Message
+from bot.nlu.featurizer import SentenceEmbeddingFeaturizer
+
+f = SentenceEmbeddingFeaturizer({**SentenceEmbeddingFeaturizer.get_default_config(), "model": "e5"}, "e5")
+texts = ["巷口路燈不亮", "/affirm", '/youth_compare{"ids": "a,b"}', "/ 路燈", "//x", "/skip_field"]
+msgs = [Message(data={"text": t}) for t in texts]
+f.process(msgs)
+print([m.get_dense_features("text")[1] is not None for m in msgs])
+'''
+
+
+def test_button_payloads_are_not_embedded():
+    """Rasa's RegexMessageHandler decides a payload's intent; e5 is spent on citizens' words only."""
+    proc = subprocess.run([str(ROOT / ".venv-rasa/bin/python"), "-c", FEATURIZER_CHECK], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[True, False, False, True, True, False]", proc.stdout

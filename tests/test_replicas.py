@@ -76,3 +76,45 @@ def test_one_conversation_across_two_replicas_keeps_every_event_in_order(tmp_pat
             assert "保留" not in _texts(out), out
     finally:
         assert stop_stack(stack) == 0
+
+
+def test_embedded_replicas_keep_each_conversation_on_one_and_fail_over(tmp_path) -> None:
+    """No Redis: each Rasa locks conversations in its own memory, so the gateway keeps every
+    conversation on one replica; both share the SQLite tracker store (WAL)."""
+    ports = [free_port(), free_port()]
+    stack = start_stack(tmp_path, timeout=300, extra_env={
+        "BOT_RASA_PORTS": ",".join(map(str, ports)), "BOT_PSEUDONYM_KEY": KEY, "BOT_RATE_MESSAGE": "1000/60"})
+    try:
+        run = uuid.uuid4().hex[:6]
+        citizens = [f"emb-{run}-{i}" for i in range(20)]  # all on one replica: 2 in 10^6 runs
+        for who in citizens:
+            for text in ("你好", "垃圾車幾點會來"):
+                assert "保留" not in _texts(stack.say(who, text, **META))
+        who = citizens[0]
+        sent = ["巷子口有個大洞", "高雄市苓雅區四維三路2號", "/skip_field", "/affirm"]
+        replies = [stack.say(who, text, **META) for text in sent]
+        assert "請確認" in _texts(replies[2]), replies[2]
+        number = NUMBER.search(_texts(replies[3]))
+        assert number, replies[3]
+
+        def pseudonym(name: str) -> str:
+            return hmac.new(KEY.encode(), f"web:{name}".encode(), hashlib.sha256).hexdigest()[:8]
+
+        used: dict[str, set[str]] = {}
+        for replica, sender in re.findall(r"rasa replica=(\d) sender=(\w+)", stack.log()):
+            used.setdefault(sender, set()).add(replica)
+        homes = {c: used.get(pseudonym(c), set()) for c in citizens}
+        assert all(len(h) == 1 for h in homes.values()), homes  # nobody alternated
+        assert {r for h in homes.values() for r in h} == {"0", "1"}, homes  # both replicas used
+
+        # Fail-over: the form citizen's replica dies; the conversation goes on on the other,
+        # which reads it from the shared tracker store ("我的案件" knows the case just filed).
+        home = int(next(iter(homes[who])))
+        pid = int(re.findall(rf"started {'rasa' if home == 0 else 'rasa2'} \(pid (\d+)\)", stack.log())[-1])
+        os.kill(pid, signal.SIGKILL)
+        while alive(pid):
+            pass
+        out = stack.say(who, "我的案件", **META)
+        assert "保留" not in _texts(out) and number.group(0) in _texts(out), out
+    finally:
+        assert stop_stack(stack) == 0

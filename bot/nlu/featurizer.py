@@ -8,6 +8,7 @@ Runs inside the Rasa environment only; referenced from config.yml as
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,12 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlu.embeddings import encoder
+
+# A button's payload ("/affirm", '/youth_compare{"ids": "a,b"}'): Rasa's RegexMessageHandler
+# sets its intent after the classifier, so embedding it is wasted work (~10-20 ms of CPU each;
+# buttons are most of the case form's answers). The classifier gives a message without a dense
+# vector zeros, as for an empty text.
+_PAYLOAD = re.compile(r"^/[A-Za-z_][\w-]*(\{.*\})?$", re.S)
 
 
 @DefaultV1Recipe.register(
@@ -87,6 +94,6 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
-        self._featurize(messages)
+        self._featurize([m for m in messages if not _PAYLOAD.match(m.get(TEXT) or "")])
         return messages
 
