@@ -62,7 +62,12 @@ def utter(dispatcher: CollectingDispatcher, replies: list[Outgoing]) -> list[dic
 
 def preload() -> None:
     """Load the youth index and model in the background: they take tens of seconds, and a
-    citizen's first youth question should not wait for them (nor may Sanic's start-up)."""
+    citizen's first youth question should not wait for them (nor may Sanic's start-up).
+    Meanwhile every answer of this server waits too (the loading holds the GIL), so the
+    gateway's /healthz says "warming" until it is done (bot.health.actions_warmth)."""
+    from bot import health
+
+    health.set_actions_warmth("warming")
 
     def load() -> None:
         try:
@@ -75,5 +80,7 @@ def preload() -> None:
             searcher().search("青年創業補助")
         except Exception as exc:  # noqa: BLE001 - searched again, and reported, on first use
             log.warning("youth search preload failed: %s", type(exc).__name__)
+        finally:  # failed or not, waiting longer would not help
+            health.set_actions_warmth("ready")
 
     threading.Thread(target=load, name="youth-preload", daemon=True).start()

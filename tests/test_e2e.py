@@ -106,6 +106,8 @@ def test_embedded_default(tmp_path):
         assert health["storage"] == "embedded"
         assert set(health["parts"]) >= {"rasa", "actions", "database", "gateway"}
         assert "redis" not in health["parts"]
+        # Healthy means warm: the action server's worker had finished loading its models.
+        assert (stack.var_dir / "actions-warmth").read_text() == "ready"
         page = httpx.get(stack.url + "/", timeout=10)
         assert page.status_code == 200 and "role=\"log\"" in page.text
         sender = f"e2e-{uuid.uuid4().hex[:6]}"
