@@ -14,9 +14,15 @@ from tests.conftest import free_port
 async def parts_up(tmp_path, monkeypatch):
     """A Rasa and an action server that answer their health checks, and a fresh var dir."""
     port = free_port()
+    async def hello(_: web.Request) -> web.Response:
+        return web.Response(text="Hello from Rasa")
+
+    async def ok(_: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
     app = web.Application()
-    app.router.add_get("/", lambda _: web.Response(text="Hello from Rasa"))
-    app.router.add_get("/health", lambda _: web.json_response({"status": "ok"}))
+    app.router.add_get("/", hello)
+    app.router.add_get("/health", ok)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
