@@ -35,6 +35,15 @@ def taxonomy_ids() -> set[str]:
     return {row["id"] for rows in data.values() for row in rows or []}
 
 
+def clear_caches() -> None:
+    """Forget what the gateway cached from the environment (settings, database engine, the
+    pseudonym key, the rate limiter): for tests that change it with monkeypatch."""
+    from bot import config, db, privacy, ratelimit
+
+    for cached in (config.settings, db.engine, db.session_factory, privacy._key, ratelimit.limiter):
+        cached.cache_clear()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

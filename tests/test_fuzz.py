@@ -193,7 +193,7 @@ EVENT = st.one_of(
 def line_app(tmp_path_factory):
     """The real gateway app with LINE on, its lifespan entered on a loop the test drives."""
     from bot.app import create_app
-    from tests.test_line_channel import _clear_caches
+    from tests.conftest import clear_caches
 
     api = FakeLineAPI(TOKEN).start()
     loop = asyncio.new_event_loop()
@@ -204,7 +204,7 @@ def line_app(tmp_path_factory):
         mp.setenv("LINE_CHANNEL_SECRET", SECRET)
         mp.setenv("LINE_CHANNEL_ACCESS_TOKEN", TOKEN)
         mp.setenv("LINE_API_HOST", api.url)
-        _clear_caches()
+        clear_caches()
         app = create_app()
         life = app.router.lifespan_context(app)
         loop.run_until_complete(life.__aenter__())
@@ -218,7 +218,7 @@ def line_app(tmp_path_factory):
             loop.run_until_complete(life.__aexit__(None, None, None))
             loop.close()
             api.stop()
-    _clear_caches()
+    clear_caches()
 
 
 def _post(line_app, body: bytes, signed: bool = True) -> httpx.Response:

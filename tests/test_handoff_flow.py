@@ -16,6 +16,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import clear_caches
+
 PASSWORD = "operator-password-1"
 OP: dict[str, str] = {}  # the operator session's CSRF header, filled in by the fixture
 CLARIFY = [{"recipient_id": "x", "text": "抱歉，我不太確定您的意思。",
@@ -24,19 +26,12 @@ ROUTED = [{"recipient_id": "x", "text": "【路燈故障】由工務局處理。
           {"recipient_id": "x", "custom": {"type": "routed", "agency": "PWB", "service": "street_light_out"}}]
 
 
-def reset_caches() -> None:
-    from bot import config, db, privacy
-
-    for fn in (config.settings, db.engine, db.session_factory, privacy._key):
-        fn.cache_clear()
-
-
 @pytest.fixture()
 def chat(tmp_path, monkeypatch) -> Iterator[tuple[TestClient, list[dict]]]:
     monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("BOT_HANDOFF_HOURS", "mon-sun 00:00-24:00")
     monkeypatch.delenv("BOT_DATABASE_URL", raising=False)
-    reset_caches()
+    clear_caches()
     from bot.app import create_app
     from bot.conversation import Conversation
 
@@ -61,7 +56,7 @@ def chat(tmp_path, monkeypatch) -> Iterator[tuple[TestClient, list[dict]]]:
         app.state.conversation = Conversation(app.state.settings, mock)
         client.script = script  # type: ignore[attr-defined]
         yield client, seen
-    reset_caches()
+    clear_caches()
 
 
 def say(client: TestClient, text: str | None, sender: str = "web-user-1", **meta) -> list[dict]:

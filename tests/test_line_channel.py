@@ -20,11 +20,12 @@ import pytest
 import pytest_asyncio
 from PIL import Image
 
-from bot import config, db, media, notify, privacy
+from bot import media, notify, privacy
 from bot.app import create_app
 from bot.channels import line as line_channel
 from bot.channels.line import LineChannel, LinePushError
 from bot.messages import Button, Incoming, Outgoing
+from tests.conftest import clear_caches
 from tests.fake_line_api import FakeLineAPI, event, sign, text_event, webhook_body
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -74,13 +75,6 @@ class Gateway:
         await self.line.drain()
 
 
-def _clear_caches() -> None:
-    config.settings.cache_clear()
-    db.engine.cache_clear()
-    db.session_factory.cache_clear()
-    privacy._key.cache_clear()
-
-
 @pytest.fixture(scope="module")
 def fake() -> FakeLineAPI:
     api = FakeLineAPI(TOKEN).start()
@@ -98,7 +92,7 @@ async def gateway(fake: FakeLineAPI, tmp_path_factory) -> AsyncIterator[Gateway]
         mp.setenv("LINE_CHANNEL_SECRET", SECRET)
         mp.setenv("LINE_CHANNEL_ACCESS_TOKEN", TOKEN)
         mp.setenv("LINE_API_HOST", fake.url)
-        _clear_caches()
+        clear_caches()
         app = create_app()
         async with app.router.lifespan_context(app):
             channel: LineChannel = app.state.line
@@ -106,7 +100,7 @@ async def gateway(fake: FakeLineAPI, tmp_path_factory) -> AsyncIterator[Gateway]
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
                 yield Gateway(client, channel, Echo(), fake)
                 app.state.conversation = None
-    _clear_caches()
+    clear_caches()
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import httpx
 
-from bot import config, db, privacy
 from bot.app import create_app
-
-
-def _clear_caches() -> None:
-    config.settings.cache_clear()
-    db.engine.cache_clear()
-    db.session_factory.cache_clear()
-    privacy._key.cache_clear()
+from tests.conftest import clear_caches
 
 
 async def test_channel_off_without_credentials(monkeypatch, tmp_path, capsys) -> None:
     monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("LINE_CHANNEL_SECRET", raising=False)
     monkeypatch.delenv("LINE_CHANNEL_ACCESS_TOKEN", raising=False)
-    _clear_caches()
+    clear_caches()
     app = create_app()
     started_log = capsys.readouterr().err  # create_app logs to stderr
     transport = httpx.ASGITransport(app=app)
@@ -27,4 +20,4 @@ async def test_channel_off_without_credentials(monkeypatch, tmp_path, capsys) ->
         resp = await client.post("/webhooks/line", content=b"{}", headers={"x-line-signature": "x"})
     assert resp.status_code == 503 and "LINE_CHANNEL_SECRET" in resp.json()["error"]
     assert "LINE channel is off" in started_log
-    _clear_caches()
+    clear_caches()

@@ -11,22 +11,14 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bot import config, db, privacy, ratelimit
+from bot import ratelimit
 from bot.app import create_app
 from bot.channels.line import LineChannel
 from bot.messages import Incoming, Outgoing
-from tests.conftest import REDIS_URL
+from tests.conftest import REDIS_URL, clear_caches
 from tests.fake_line_api import FakeLineAPI, sign, text_event, webhook_body
 
 SECRET, TOKEN = "rl-secret", "rl-token"
-
-
-def _clear_caches() -> None:
-    config.settings.cache_clear()
-    db.engine.cache_clear()
-    db.session_factory.cache_clear()
-    privacy._key.cache_clear()
-    ratelimit.limiter.cache_clear()
 
 
 class Echo:
@@ -90,7 +82,7 @@ async def gateway(backend: str, tmp_path, monkeypatch) -> AsyncIterator[tuple[ht
     monkeypatch.setenv("LINE_CHANNEL_SECRET", SECRET)
     monkeypatch.setenv("LINE_CHANNEL_ACCESS_TOKEN", TOKEN)
     monkeypatch.setenv("LINE_API_HOST", fake.url)
-    _clear_caches()
+    clear_caches()
     app = create_app()
     async with app.router.lifespan_context(app):
         app.state.conversation = Echo()
@@ -102,7 +94,7 @@ async def gateway(backend: str, tmp_path, monkeypatch) -> AsyncIterator[tuple[ht
             yield client, app
         await ratelimit.limiter().counter.close()
     fake.stop()
-    _clear_caches()
+    clear_caches()
 
 
 async def test_rest_sender_over_limit_gets_429_with_retry_after(gateway) -> None:

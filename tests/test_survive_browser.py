@@ -16,8 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot import config, db, privacy, ratelimit
-from tests.conftest import CHROMIUM, CHROMIUM_ARGS, free_port
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS, clear_caches, free_port
 
 SHOTS = Path(os.environ.get("BOT_WEB_SHOTS", "/tmp/bianmin-web-shots"))
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -42,14 +41,6 @@ class _Echo(BaseHTTPRequestHandler):
         pass
 
 
-def _clear_caches() -> None:
-    config.settings.cache_clear()
-    db.engine.cache_clear()
-    db.session_factory.cache_clear()
-    privacy._key.cache_clear()
-    ratelimit.limiter.cache_clear()
-
-
 def test_web_chat_shows_apology_then_the_kept_answer(tmp_path, monkeypatch) -> None:
     import uvicorn
 
@@ -60,7 +51,7 @@ def test_web_chat_shows_apology_then_the_kept_answer(tmp_path, monkeypatch) -> N
     monkeypatch.delenv("BOT_DATABASE_URL", raising=False)
     monkeypatch.delenv("BOT_REDIS_URL", raising=False)
     monkeypatch.setenv("BOT_RASA_PORT", str(rasa_port))
-    _clear_caches()
+    clear_caches()
     server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     rasa: ThreadingHTTPServer | None = None
@@ -99,4 +90,4 @@ def test_web_chat_shows_apology_then_the_kept_answer(tmp_path, monkeypatch) -> N
             rasa.shutdown()
         server.should_exit = True
         time.sleep(0.5)
-        _clear_caches()
+        clear_caches()

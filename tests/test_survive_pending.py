@@ -19,11 +19,11 @@ import pytest_asyncio
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
-from bot import config, db, pending, privacy, ratelimit
+from bot import config, db, pending, privacy
 from bot.app import create_app
 from bot.conversation import KEPT
 from bot.handoff import service
-from tests.conftest import free_port
+from tests.conftest import clear_caches, free_port
 
 
 @dataclass
@@ -55,14 +55,6 @@ class FakeRasa:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
-
-
-def _clear_caches() -> None:
-    config.settings.cache_clear()
-    db.engine.cache_clear()
-    db.session_factory.cache_clear()
-    privacy._key.cache_clear()
-    ratelimit.limiter.cache_clear()
 
 
 @dataclass
@@ -100,7 +92,7 @@ async def gw(tmp_path, monkeypatch) -> AsyncIterator[Gateway]:
     monkeypatch.setenv("BOT_RASA_PORT", str(rasa.port))
     monkeypatch.setenv("BOT_RATE_MESSAGE", "1000/60")
     monkeypatch.setenv("BOT_RATE_IP", "1000/60")
-    _clear_caches()
+    clear_caches()
     app = create_app()
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -108,7 +100,7 @@ async def gw(tmp_path, monkeypatch) -> AsyncIterator[Gateway]:
             yield Gateway(client, rasa, rasa2, app)
     await rasa.stop()
     await rasa2.stop()
-    _clear_caches()
+    clear_caches()
 
 
 async def test_rasa_down_apology_within_3s_kept_and_answered_in_order_once(gw: Gateway) -> None:
@@ -208,7 +200,7 @@ async def test_spool_when_the_database_is_down_too(tmp_path, monkeypatch) -> Non
     message answered while the database was down (spooled state) is not re-sent."""
     monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("BOT_DATABASE_URL", f"postgresql://nobody@127.0.0.1:{free_port()}/none")
-    _clear_caches()
+    clear_caches()
     k1 = pending.Kept("a" * 32, time.time(), "web", "s1", "zh", {"sender": "web-s1", "message": "一"}, "一")
     k2 = pending.Kept("b" * 32, time.time() + 1, "web", "s1", "zh", {"sender": "web-s1", "message": "二"}, "二")
     assert pending.keep(k1) == "spool" and pending.keep(k2) == "spool"
@@ -222,12 +214,12 @@ async def test_spool_when_the_database_is_down_too(tmp_path, monkeypatch) -> Non
         pending.drain_spool()  # still down: the spool stays
     assert list((tmp_path / "var" / "pending").glob("spool-*.jsonl"))
     monkeypatch.delenv("BOT_DATABASE_URL")  # the database is back (SQLite here)
-    _clear_caches()
+    clear_caches()
     db.create_tables()
     assert pending.drain_spool() == 2
     assert [k.body["message"] for k in pending.waiting()] == ["二"]
     assert pending.drain_spool() == 0 and not list((tmp_path / "var" / "pending").glob("spool*"))
-    _clear_caches()
+    clear_caches()
 
 
 async def test_line_citizen_gets_the_apology_by_reply_and_the_answer_by_push(tmp_path, monkeypatch) -> None:
@@ -242,7 +234,7 @@ async def test_line_citizen_gets_the_apology_by_reply_and_the_answer_by_push(tmp
     monkeypatch.setenv("LINE_CHANNEL_SECRET", "t-secret")
     monkeypatch.setenv("LINE_CHANNEL_ACCESS_TOKEN", "t-token")
     monkeypatch.setenv("LINE_API_HOST", fake.url)
-    _clear_caches()
+    clear_caches()
     app = create_app()
     try:
         async with app.router.lifespan_context(app):
@@ -265,7 +257,7 @@ async def test_line_citizen_gets_the_apology_by_reply_and_the_answer_by_push(tmp
     finally:
         await rasa.stop()
         fake.stop()
-        _clear_caches()
+        clear_caches()
 
 
 async def test_slow_rasa_twenty_citizens_at_once_measured(gw: Gateway) -> None:
@@ -288,7 +280,7 @@ async def test_slow_rasa_twenty_citizens_at_once_measured(gw: Gateway) -> None:
 async def test_answered_messages_are_forgotten_after_a_day(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("BOT_DATABASE_URL", raising=False)
-    _clear_caches()
+    clear_caches()
     db.create_tables()
     old, new, waits = (pending.Kept(c * 32, time.time() - age, "web", "s", "zh", {"message": c}, c)
                        for c, age in (("a", 90000), ("b", 10), ("c", 90000)))
@@ -298,4 +290,4 @@ async def test_answered_messages_are_forgotten_after_a_day(tmp_path, monkeypatch
     pending.mark(new.key, pending.DONE)
     assert pending.prune() == 1  # only the old answered one; an old *waiting* one is kept
     assert pending.count(pending.DONE) == 1 and [k.key for k in pending.waiting()] == [waits.key]
-    _clear_caches()
+    clear_caches()
