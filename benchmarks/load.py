@@ -17,7 +17,6 @@ import asyncio
 import itertools
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,7 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.startup import cpu_seconds, free_port, parts, rss_mb  # noqa: E402
+from benchmarks.startup import cpu_seconds, free_port, launch, parts, rss_mb, stop  # noqa: E402
 from bot.conversation import KEPT  # noqa: E402
 from tests.fake_line_api import FakeLineAPI, sign, text_event, webhook_body  # noqa: E402
 
@@ -161,14 +160,10 @@ def memory(pids: dict[str, int]) -> dict[str, float]:
 
 
 def start(tmp: Path, fake: TimedLineAPI, extra: dict[str, str]) -> tuple[subprocess.Popen, str, Path]:
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "BOT_RASA_PORT": str(free_port()), "BOT_ACTIONS_PORT": str(free_port()),
-           "BOT_VAR_DIR": str(tmp / "var"), "LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
-           "LINE_API_HOST": fake.url, **extra}
-    log_path = tmp / "stack.log"
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen([str(ROOT / ".venv/bin/python"), "-m", "bot", "run", "--no-train"], cwd=ROOT,
-                                env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    """The stack with LINE pointed at the fake API, once /healthz says every part is ready
+    (including the action server's models: bot.health)."""
+    proc, port, log_path = launch(tmp, {"LINE_CHANNEL_SECRET": SECRET, "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
+                                        "LINE_API_HOST": fake.url, **extra})
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -176,24 +171,12 @@ def start(tmp: Path, fake: TimedLineAPI, extra: dict[str, str]) -> tuple[subproc
             raise SystemExit("stack exited:\n" + log_path.read_text()[-3000:])
         try:
             if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                warm(base)
                 return proc, base, log_path
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
+    stop(proc)
     raise SystemExit("stack not healthy in 300 s:\n" + log_path.read_text()[-3000:])
-
-
-def warm(base: str, limit: float = 120) -> None:
-    """Healthy is not warm: the action server loads the youth model in the background after it
-    answers /health, and while it loads every answer waits. Measure only once a youth question
-    is answered quickly twice in a row (else the first run of a table pays for the loading)."""
-    fast, deadline = 0, time.monotonic() + limit
-    while fast < 2 and time.monotonic() < deadline:
-        t = time.monotonic()
-        httpx.post(f"{base}/webhooks/rest/webhook", json={"sender": f"warm-{uuid.uuid4().hex[:6]}",
-                                                          "message": "我28歲想開早餐店有補助嗎"}, timeout=30)
-        fast = fast + 1 if time.monotonic() - t < 1.0 else 0
 
 
 async def soak(base: str, fake: TimedLineAPI, pids: dict[str, int], total: int, users: int,
@@ -268,11 +251,7 @@ def main() -> None:
                                               step=max(100, args.soak // 10)))
             print(json.dumps({"soak_growth_mb": report["soak"]["rss_growth_mb_after_first_step"]}), flush=True)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
         fake.stop()
     at8 = [r for r in report["runs"] if r["users"] == 8]
     report["targets"] = {"p95_le_300ms_at_8_users": {r["channel"]: r.get("p95_ms", 1e9) <= 300 for r in at8},

@@ -30,35 +30,55 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants, in MB."""
-    total = 0
-    pids = [pid]
+def _tree(pid: int, file: str) -> list[str]:
+    """/proc/<p>/<file> of a process and of each of its live descendants."""
+    texts, pids = [], [pid]
     while pids:
         p = pids.pop()
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
-            pids += [int(c) for c in children]
+            texts.append(Path(f"/proc/{p}/{file}").read_text())
+            pids += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
-    return round(total / 1024, 1)
+    return texts
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    kb = sum(int(line.split()[1]) for status in _tree(pid, "status") for line in status.splitlines()
+             if line.startswith("VmRSS:"))
+    return round(kb / 1024, 1)
 
 
 def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) used so far by a process and its live descendants."""
-    ticks, pids = 0, [pid]
-    while pids:
-        p = pids.pop()
-        try:
-            stat = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            ticks += int(stat[11]) + int(stat[12])  # utime, stime
-            pids += [int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
+    ticks = 0
+    for stat in _tree(pid, "stat"):
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def launch(tmp: Path, extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, int, Path]:
+    """`python -m bot run --no-train` on free loopback ports with its own var dir; its output
+    goes to tmp/stack.log. Returns the process, the gateway's port and the log's path."""
+    port = free_port()
+    env = {**os.environ, "PORT": str(port), "BOT_RASA_PORT": str(free_port()),
+           "BOT_ACTIONS_PORT": str(free_port()), "BOT_VAR_DIR": str(tmp / "var"), **(extra or {})}
+    log_path = tmp / "stack.log"
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen([str(ROOT / ".venv/bin/python"), "-m", "bot", "run", "--no-train"], cwd=ROOT,
+                                env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    return proc, port, log_path
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Ctrl-C, as a person would; the whole group is killed if it has not stopped in 60 s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def parts(log: str) -> dict[str, int]:
@@ -73,15 +93,9 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "startup.json"))
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-startup-"))
-    port = free_port()
-    env = {**os.environ, "PORT": str(port), "BOT_RASA_PORT": str(free_port()),
-           "BOT_ACTIONS_PORT": str(free_port()), "BOT_VAR_DIR": str(tmp / "var")}
-    log_path = tmp / "stack.log"
-    url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
     started = time.monotonic()
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen([str(ROOT / ".venv/bin/python"), "-m", "bot", "run", "--no-train"], cwd=ROOT,
-                                env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+    proc, port, log_path = launch(tmp)
+    url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
     try:
         first_answer = None
         while time.monotonic() - started < 300:
@@ -105,11 +119,7 @@ def main() -> None:
                 latencies.append((time.monotonic() - t) * 1000)
         after = {name: rss_mb(pid) for name, pid in pids.items()}
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop(proc)
     latencies.sort()
     report = {
         "date": time.strftime("%Y-%m-%d"),
