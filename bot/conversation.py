@@ -6,12 +6,14 @@ Channels call `Conversation.handle`; nothing else talks to Rasa.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import re
 import time
 import uuid
 import zlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -72,6 +74,7 @@ class Conversation:
         self.settings = settings
         self.client = client
         self._turn = itertools.count()  # round-robin over the Rasa replicas (shared locks)
+        self._asking: dict[str, list] = {}  # sender -> [lock, users]: see _one_turn_at_a_time
         self.worker = pending.Worker(self._ask_kept, self._deliver_kept, self._hand_over,
                                      settings.pending_handoff_after, extra=[self._file_outbox])
 
@@ -87,11 +90,35 @@ class Conversation:
             return next(self._turn) % n
         return zlib.crc32(sender.encode()) % n
 
+    @contextlib.asynccontextmanager
+    async def _one_turn_at_a_time(self, sender: str) -> AsyncIterator[None]:
+        """Several replicas without a shared lock store: the gateway itself lets one message of
+        a conversation at a time go to Rasa. Each Rasa only locks conversations in its own
+        memory, and a conversation that moved while its replica was down would otherwise have
+        two turns running at once (on both replicas) the moment that replica came back."""
+        if len(self.settings.rasa_replicas) == 1 or self.settings.redis_url:
+            yield  # Rasa's own lock store orders the turns
+            return
+        entry = self._asking.setdefault(sender, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._asking[sender]
+
     async def ask_rasa(self, body: dict[str, Any], timeout: float | None = None) -> list[dict]:
         """Rasa's answer from the conversation's replica; one that refuses or fails (5xx) is
         skipped. A timeout is not retried elsewhere: that Rasa may still be working on it."""
+        sender = str(body.get("sender", ""))
+        async with self._one_turn_at_a_time(sender):
+            return await self._ask_replicas(sender, body, timeout)
+
+    async def _ask_replicas(self, sender: str, body: dict[str, Any], timeout: float | None) -> list[dict]:
         urls = self.settings.rasa_replicas
-        first = self._first_replica(str(body.get("sender", "")))
+        first = self._first_replica(sender)
         error: Exception | None = None
         for i in range(len(urls)):
             url = urls[(first + i) % len(urls)]
@@ -101,8 +128,7 @@ class Conversation:
                 resp.raise_for_status()
                 messages = resp.json()
                 if len(urls) > 1:  # which replica answered: for the replicas tests and operators
-                    log.info("rasa replica=%d sender=%s", (first + i) % len(urls),
-                             str(body.get("sender", "")).partition("-")[2][:8])
+                    log.info("rasa replica=%d sender=%s", (first + i) % len(urls), sender.partition("-")[2][:8])
                 return messages if isinstance(messages, list) else []
             except httpx.TimeoutException:
                 raise
@@ -161,7 +187,9 @@ class Conversation:
         # Down (refused, 5xx) or slower than the deadline: keep the message, apologise now.
         budget = self.settings.rasa_deadline + 0.3 - (time.monotonic() - started)
         await self.worker.keep(kept, budget)
-        if not request.done():
+        # Still working, or its answer came while the message was being kept: that answer is
+        # delivered like a late one (asking Rasa again would run the citizen's turn twice).
+        if not request.done() or request.exception() is None:
             log.warning("rasa slower than %.1f s: message kept, its answer follows", self.settings.rasa_deadline)
             self.worker.follow(kept, request)
             return "rasa_slow", sorry

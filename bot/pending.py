@@ -17,6 +17,7 @@ The same worker files the cases kept in bot.cases.outbox while the database was 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -190,6 +191,7 @@ class Worker:
         # citizen is not let through to Rasa on the strength of that read.
         self.writes: dict[tuple[str, str], int] = {}
         self.written_at: dict[tuple[str, str], float] = {}
+        self.writing: dict[str, asyncio.Future] = {}  # key -> its write, while it runs
         self.loaded = False
         self.tables_ready = False
         self.rounds = 0
@@ -214,8 +216,10 @@ class Worker:
         self.senders.add(who)
         self.writes[who] = self.writes.get(who, 0) + 1
         job = asyncio.ensure_future(asyncio.to_thread(keep, kept))
+        self.writing[kept.key] = job
 
         def written(_: asyncio.Future) -> None:
+            self.writing.pop(kept.key, None)
             self.writes[who] -= 1
             if not self.writes[who]:
                 del self.writes[who]
@@ -250,6 +254,12 @@ class Worker:
             await self.deliver(kept, messages)
         except Exception as exc:  # noqa: BLE001 - notify recorded it once; never re-ask Rasa
             log.error("kept message answered but not delivered: %s", type(exc).__name__)
+        writing = self.writing.get(kept.key)
+        if writing is not None:
+            # A late answer can come before the kept copy is written (a slow disk): marking a
+            # row that is not there yet would leave it waiting, and the worker would re-send it.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(writing)
         await asyncio.to_thread(mark, kept.key, DONE)
 
     async def run(self) -> None:

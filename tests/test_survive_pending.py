@@ -28,18 +28,22 @@ from tests.conftest import clear_caches, free_port
 
 @dataclass
 class FakeRasa:
-    """Answers "echo:<message>" after `delay` seconds; `seen` is every request, in order."""
+    """Answers "echo:<message>" after `delay` seconds; `seen` is every request, in order, and
+    `spans` when each was being answered (message, start, end; monotonic seconds)."""
 
     port: int
     delay: float = 0.0
     seen: list[tuple[str, str]] = field(default_factory=list)
+    spans: list[tuple[str, float, float]] = field(default_factory=list)
     runner: web.AppRunner | None = None
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
+        started = time.monotonic()
         self.seen.append((body["sender"], body["message"]))
         if self.delay:
             await asyncio.sleep(self.delay)
+        self.spans.append((body["message"], started, time.monotonic()))
         return web.json_response([{"recipient_id": body["sender"], "text": f"echo:{body['message']}"}])
 
     async def start(self) -> FakeRasa:
@@ -145,6 +149,30 @@ async def test_slow_rasa_apology_first_then_its_late_answer_not_asked_twice(gw: 
     assert await asyncio.to_thread(pending.count, pending.DONE) == 1
 
 
+async def test_answer_arriving_while_the_message_is_being_kept_is_delivered_not_asked_again(
+        gw: Gateway, monkeypatch) -> None:
+    """Rasa answers just after the deadline, while the message is still being written to the
+    pending table: that answer reaches the citizen, and Rasa is not asked a second time."""
+    conv = gw.app.state.conversation
+    conv.settings = config.Settings(**{**vars(conv.settings), "rasa_deadline": 0.5})
+    slow_keep = pending.keep
+
+    def keep(kept: pending.Kept) -> None:
+        time.sleep(0.6)  # a slow disk: Rasa's answer (at ~0.7 s) comes in the meantime
+        slow_keep(kept)
+
+    monkeypatch.setattr(pending, "keep", keep)
+    gw.rasa.delay = 0.7
+    await gw.rasa.start()
+    _, replies = await gw.say("citizen-k", "水溝堵住")
+    assert replies[0]["text"] == KEPT
+    got = await gw.notifications("citizen-k", 1, timeout=10)
+    assert [m["text"] for m in got] == ["echo:水溝堵住"]
+    await asyncio.sleep(2.0)  # worker rounds: nothing is re-sent
+    assert [m for _, m in gw.rasa.seen] == ["水溝堵住"]
+    assert await asyncio.to_thread(pending.count, pending.DONE) == 1
+
+
 async def test_kept_too_long_goes_to_a_person(gw: Gateway) -> None:
     conv = gw.app.state.conversation
     conv.worker.handoff_after = 1.0
@@ -193,6 +221,28 @@ async def test_replicas_without_shared_locks_keep_each_conversation_on_one(gw: G
     assert by_replica[0] and by_replica[1], by_replica  # the citizens are spread over both live ones
     assert not by_replica[0] & by_replica[1], by_replica  # and nobody's messages went to both
     assert by_replica[0] | by_replica[1] == set(citizens)  # those whose replica is dead moved, once
+
+
+async def test_conversation_that_moved_never_has_two_turns_at_once_when_its_replica_returns(gw: Gateway) -> None:
+    """Embedded, two replicas: a citizen's replica is down, so a turn goes to the other one
+    (slow); the replica comes back and the citizen's next message must wait for that turn
+    rather than run beside it (each Rasa locks conversations only in its own memory)."""
+    conv = gw.app.state.conversation
+    conv.settings = config.Settings(**{**vars(conv.settings), "redis_url": "", "rasa_urls": (
+        f"http://127.0.0.1:{gw.rasa.port}", f"http://127.0.0.1:{gw.rasa2.port}")})
+    who = next(f"citizen-m{i}" for i in range(100)
+               if conv._first_replica(f"web-{privacy.pseudonym('web', f'citizen-m{i}')}") == 0)
+    await gw.rasa2.start()  # its own replica (gw.rasa) is down
+    gw.rasa2.delay = 1.0
+    first = asyncio.create_task(gw.say(who, "one"))
+    await asyncio.sleep(0.3)
+    await gw.rasa.start()  # back while "one" is still being answered by the other
+    _, replies = await gw.say(who, "two")
+    assert (await first)[1][0]["text"] == "echo:one"
+    assert replies[0]["text"] == "echo:two"
+    assert [m for m, *_ in gw.rasa2.spans] == ["one"] and [m for m, *_ in gw.rasa.spans] == ["two"]
+    assert gw.rasa.spans[0][1] >= gw.rasa2.spans[0][2], "two turns of one conversation ran at once"
+    assert conv._asking == {}  # nothing left behind per citizen
 
 
 async def test_spool_when_the_database_is_down_too(tmp_path, monkeypatch) -> None:
