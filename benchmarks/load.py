@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,25 @@ TEXTS = ["巷口路燈不亮", "垃圾車幾點會來", "樓下卡拉OK吵到三
          "隔壁失火了", "狗一直在叫", "我要查詢案件進度", "停車格被佔用", "行道樹倒了擋住路"]
 # `--texts buttons`: what a quick-reply button sends (Rasa reads the intent from the payload).
 BUTTONS = ["/greet", "/thanks"]
+# `--texts unique`: the mix, each message with its own address, so no two texts are the same
+# (nothing that remembers texts can help, as with typed text nobody has sent before).
+STREETS = ["中正路", "民族路", "自由路", "建國路", "九如路", "博愛路", "中華路", "五福路", "大順路", "澄清路"]
+_SERIAL = itertools.count()
+
+
+def cycled(texts: list[str]) -> Callable[[int], Iterator[str]]:
+    """User i's texts: the list from its i-th entry on, round and round."""
+    return lambda i: itertools.cycle(texts[i % len(texts):] + texts[:i % len(texts)])
+
+
+def unique(i: int) -> Iterator[str]:
+    for turn in itertools.count():
+        n = next(_SERIAL)
+        yield f"{TEXTS[(i + turn) % len(TEXTS)]}，{STREETS[n % len(STREETS)]}{n // len(STREETS) + 1}號"
+
+
+TEXT_SETS: dict[str, Callable[[int], Iterator[str]]] = {"mix": cycled(TEXTS), "buttons": cycled(BUTTONS),
+                                                        "unique": unique}
 
 
 class TimedLineAPI(FakeLineAPI):
@@ -67,10 +87,12 @@ def pct(values: list[float], q: float) -> float:
 
 
 def summary(latencies: list[float], errors: list[int], seconds: float) -> dict[str, Any]:
-    """errors: [failed or unanswered, answered only with the busy apology]."""
+    """errors: [failed or unanswered, answered only with the busy apology, no reply because a
+    person has taken the conversation (web; an emergency with an address is handed over)]."""
     if not latencies:
-        return {"messages": 0, "errors": errors[0], "busy": errors[1]}
-    return {"messages": len(latencies), "errors": errors[0], "busy": errors[1], "seconds": round(seconds, 1),
+        return {"messages": 0, "errors": errors[0], "busy": errors[1], "with_a_person": errors[2]}
+    return {"messages": len(latencies), "errors": errors[0], "busy": errors[1], "with_a_person": errors[2],
+            "seconds": round(seconds, 1),
             "msgs_per_s": round(len(latencies) / seconds, 1), "p50_ms": pct(latencies, 0.50),
             "p95_ms": pct(latencies, 0.95), "p99_ms": pct(latencies, 0.99), "max_ms": round(max(latencies), 1)}
 
@@ -87,12 +109,15 @@ async def web_user(client: httpx.AsyncClient, url: str, sender: str, texts, stop
             return
         budget[0] -= 1
         t = time.monotonic()
+        resp = None
         try:
             resp = await client.post(url, json={"sender": f"{sender}-{turn // TURNS}", "message": next(texts)})
             ok = resp.status_code == 200 and resp.json()
         except httpx.HTTPError:
             ok = False
-        if ok and busy([m.get("text") or "" for m in resp.json()]):
+        if not ok and resp is not None and resp.status_code == 200 and resp.json() == []:
+            errs[2] += 1  # no reply from the assistant: a person has this conversation (bot.handoff)
+        elif ok and busy([m.get("text") or "" for m in resp.json()]):
             errs[1] += 1
             await asyncio.sleep(BUSY_PAUSE)  # a person reads the apology before writing again
         elif ok:
@@ -134,9 +159,9 @@ async def line_user(client: httpx.AsyncClient, url: str, fake: TimedLineAPI, use
 
 
 async def scenario(base: str, fake: TimedLineAPI, channel: str, users: int, seconds: float,
-                   max_messages: int, texts: list[str] = TEXTS) -> dict[str, Any]:
+                   max_messages: int, texts: Callable[[int], Iterator[str]] = TEXT_SETS["mix"]) -> dict[str, Any]:
     latencies: list[float] = []
-    errs, budget = [0, 0], [max_messages]
+    errs, budget = [0, 0, 0], [max_messages]
     stop = time.monotonic() + seconds
     run = uuid.uuid4().hex[:6]
     limits = httpx.Limits(max_connections=users + 4)
@@ -144,12 +169,10 @@ async def scenario(base: str, fake: TimedLineAPI, channel: str, users: int, seco
         started = time.monotonic()
         if channel == "web":
             tasks = [web_user(client, f"{base}/webhooks/rest/webhook", f"load-{run}-{i}",
-                              itertools.cycle(texts[i % len(texts):] + texts[:i % len(texts)]), stop, budget,
-                              latencies, errs) for i in range(users)]
+                              texts(i), stop, budget, latencies, errs) for i in range(users)]
         else:
             tasks = [line_user(client, f"{base}/webhooks/line", fake, f"U{run}{i:020d}",
-                               itertools.cycle(texts[i % len(texts):] + texts[:i % len(texts)]), stop, budget,
-                               latencies, errs) for i in range(users)]
+                               texts(i), stop, budget, latencies, errs) for i in range(users)]
         await asyncio.gather(*tasks)
         elapsed = time.monotonic() - started
     return summary(latencies, errs, elapsed)
@@ -203,8 +226,8 @@ def main() -> None:
     ap.add_argument("--max-messages", type=int, default=3000, help="cap per run")
     ap.add_argument("--users", default="1,8,32")
     ap.add_argument("--channels", default="web,line")
-    ap.add_argument("--texts", choices=("mix", "buttons"), default="mix",
-                    help="mix: 15 typed requests; buttons: quick-reply payloads only")
+    ap.add_argument("--texts", choices=tuple(TEXT_SETS), default="mix",
+                    help="mix: 15 typed requests; unique: the same, no text twice; buttons: payloads only")
     ap.add_argument("--soak", type=int, default=10000, help="messages in the memory soak (0 = none)")
     ap.add_argument("--soak-users", type=int, default=8)
     ap.add_argument("--postgres", help="BOT_DATABASE_URL (default: the embedded SQLite)")
@@ -238,7 +261,7 @@ def main() -> None:
             for users in (int(u) for u in args.users.split(",")):
                 before, cpu = memory(pids), {name: cpu_seconds(pid) for name, pid in pids.items()}
                 r = asyncio.run(scenario(base, fake, channel, users, args.seconds, args.max_messages,
-                                         BUTTONS if args.texts == "buttons" else TEXTS))
+                                         TEXT_SETS[args.texts]))
                 # CPU per answered message, each part: where the machine's two cores go.
                 r["cpu_ms_per_msg"] = {name: round((cpu_seconds(pid) - cpu[name]) * 1000 / max(r["messages"], 1), 1)
                                        for name, pid in pids.items()}

@@ -26,8 +26,9 @@ def test_load_benchmark_runs_small(tmp_path):
     """Both channels, two concurrency levels and a short soak, against the real stack."""
     out = tmp_path / "load.json"
     proc = subprocess.run([str(ROOT / ".venv/bin/python"), "benchmarks/load.py", "--seconds", "2",
-                           "--max-messages", "12", "--users", "1,4", "--soak", "40", "--soak-users", "4",
-                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=600)
+                           "--max-messages", "12", "--users", "1,4", "--texts", "unique", "--soak", "40",
+                           "--soak-users", "4", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-2000:]
     report = json.loads(out.read_text())
     runs = {(r["channel"], r["users"]): r for r in report["runs"]}
