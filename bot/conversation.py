@@ -186,13 +186,18 @@ class Conversation:
             return "ok", merge(request.result())
         # Down (refused, 5xx) or slower than the deadline: keep the message, apologise now.
         budget = self.settings.rasa_deadline + 0.3 - (time.monotonic() - started)
-        await self.worker.keep(kept, budget)
+        try:
+            await self.worker.keep(kept, budget, asking=True)
+        except BaseException:  # cancelled (the client went away): the open request still answers
+            self.worker.follow(kept, request)
+            raise
         # Still working, or its answer came while the message was being kept: that answer is
         # delivered like a late one (asking Rasa again would run the citizen's turn twice).
         if not request.done() or request.exception() is None:
             log.warning("rasa slower than %.1f s: message kept, its answer follows", self.settings.rasa_deadline)
             self.worker.follow(kept, request)
             return "rasa_slow", sorry
+        self.worker.release(kept)
         log.warning("rasa unavailable: %s; message kept", type(request.exception()).__name__)
         return "rasa_down", sorry
 

@@ -209,9 +209,13 @@ class Worker:
         """True if every kept message of `who` was written before a read that began then."""
         return not self.writes.get(who) and self.written_at.get(who, float("-inf")) < read_started
 
-    async def keep(self, kept: Kept, budget: float) -> None:
+    async def keep(self, kept: Kept, budget: float, asking: bool = False) -> None:
         """Keep `kept`; waits at most `budget` s (the citizen's apology must not wait on a
-        hanging database) while the write itself goes on."""
+        hanging database) while the write itself goes on. `asking`: a request to Rasa for it is
+        still open, so a round that reads it back before follow() or release() is called leaves
+        it alone (it would otherwise be sent to Rasa a second time)."""
+        if asking:
+            self.inflight.add(kept.key)
         who = (kept.channel, kept.sender)
         self.senders.add(who)
         self.writes[who] = self.writes.get(who, 0) + 1
@@ -230,6 +234,10 @@ class Worker:
             await asyncio.wait_for(asyncio.shield(job), timeout=max(budget, 0.05))
         except asyncio.TimeoutError:
             log.warning("pending message still being written after %.1f s", budget)
+
+    def release(self, kept: Kept) -> None:
+        """The open request failed: the worker sends the message from now on."""
+        self.inflight.discard(kept.key)
 
     def follow(self, kept: Kept, request: asyncio.Future) -> None:
         """Rasa is slow, not down: its late answer to the first request is delivered, and the

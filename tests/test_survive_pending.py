@@ -173,6 +173,21 @@ async def test_answer_arriving_while_the_message_is_being_kept_is_delivered_not_
     assert await asyncio.to_thread(pending.count, pending.DONE) == 1
 
 
+async def test_a_round_between_keeping_and_following_does_not_send_it_again(gw: Gateway) -> None:
+    """The window CI once hit: the kept copy is written, a worker round reads it back before
+    the gateway has handed the still-open request to follow(): that round must leave it."""
+    await gw.rasa.start()
+    worker = gw.app.state.conversation.worker
+    kept = pending.Kept("k-window", time.time(), "web", "citizen-w", "zh",
+                        {"sender": "web-citizen-w", "message": "路燈不亮", "metadata": {}})
+    await worker.keep(kept, 5.0, asking=True)
+    await worker.round()
+    assert gw.rasa.seen == []  # its first request is still open
+    worker.release(kept)  # that request failed: now the worker sends it
+    await worker.round()
+    assert gw.rasa.seen == [("web-citizen-w", "路燈不亮")]
+
+
 async def test_kept_too_long_goes_to_a_person(gw: Gateway) -> None:
     conv = gw.app.state.conversation
     conv.worker.handoff_after = 1.0
