@@ -195,6 +195,9 @@ class Worker:
         self.loaded = False
         self.tables_ready = False
         self.rounds = 0
+        # One round at a time: the gateway's loop and a caller (a test, a shutdown flush) could
+        # otherwise both read a message as waiting and send it to Rasa twice.
+        self._one_round = asyncio.Lock()
         self._said: set[str] = set()  # problems already logged: once per outage, not every second
 
     def _once(self, what: str, line: str) -> None:
@@ -281,6 +284,10 @@ class Worker:
     async def round(self) -> int:
         """One pass: spool → database, then each citizen's kept messages in order; returns
         how many were answered or handed over."""
+        async with self._one_round:
+            return await self._round()
+
+    async def _round(self) -> int:
         for job in self.extra:
             try:
                 await job()

@@ -184,8 +184,21 @@ async def test_a_round_between_keeping_and_following_does_not_send_it_again(gw: 
     await worker.round()
     assert gw.rasa.seen == []  # its first request is still open
     worker.release(kept)  # that request failed: now the worker sends it
-    await worker.round()
+    await worker.round()  # (the gateway's own loop may be the one that does)
     assert gw.rasa.seen == [("web-citizen-w", "路燈不亮")]
+
+
+async def test_rounds_at_once_send_a_kept_message_once(gw: Gateway) -> None:
+    """The gateway's loop and another caller run a round at the same moment (CI caught the
+    test above that way): both read the message as waiting, only one may send it."""
+    await gw.rasa.start()
+    worker = gw.app.state.conversation.worker
+    kept = pending.Kept("k-twice", time.time(), "web", "citizen-t", "zh",
+                        {"sender": "web-citizen-t", "message": "水溝蓋破了", "metadata": {}})
+    await worker.keep(kept, 5.0)
+    await asyncio.gather(worker.round(), worker.round(), worker.round())
+    assert gw.rasa.seen == [("web-citizen-t", "水溝蓋破了")]
+    assert await asyncio.to_thread(pending.count, pending.DONE) == 1
 
 
 async def test_kept_too_long_goes_to_a_person(gw: Gateway) -> None:
