@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -176,3 +179,104 @@ def test_button_payloads_are_not_embedded():
                           env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "[True, False, False, True, True, False]", proc.stdout
+
+
+STORE_CHECK = r'''
+import asyncio, json, sys
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (ActionExecuted, BotUttered, SessionStarted, SlotSet,
+                                     UserUttered)
+from rasa.shared.core.trackers import DialogueStateTracker
+
+mode, dialect, db, prefix = sys.argv[1:5]
+if mode == "fast":
+    from bot.rasa_process import lighter_tracker_writes
+    lighter_tracker_writes()
+domain = Domain.from_dict({"intents": ["greet", "report"], "slots": {
+    "x": {"type": "text", "mappings": [{"type": "custom"}]},
+    "n": {"type": "float", "mappings": [{"type": "custom"}]}}})
+kw = {"host": "127.0.0.1", "port": 5432, "username": "postgres"} if dialect == "postgresql" else {}
+store = SQLTrackerStore(domain, dialect=dialect, db=db, **kw)
+clock = iter(range(1000, 2000))
+
+
+def user(text, intent):
+    return UserUttered(text, {"intent": {"name": intent, "confidence": 0.9}, "entities": []},
+                       timestamp=next(clock))
+
+
+def session():
+    return [ActionExecuted("action_session_start", timestamp=next(clock)), SessionStarted(timestamp=next(clock)),
+            ActionExecuted("action_listen", timestamp=next(clock))]
+
+
+async def main():
+    a = prefix + "a"
+    t = await store.get_or_create_tracker(a)  # saved at once with its action_listen
+    for e in session() + [user("你好", "greet"), SlotSet("x", "路燈", timestamp=next(clock)),
+                          ActionExecuted("utter_hi", timestamp=next(clock)), BotUttered("hi", timestamp=next(clock))]:
+        t.update(e)
+    await store.save(t)
+    t = await store.retrieve(a)
+    t.update(user("巷口路燈不亮", "report"))
+    t.update(SlotSet("n", 3.0, timestamp=next(clock)))
+    await store.save(t)
+    t.update(ActionExecuted("action_listen", timestamp=next(clock)))
+    await store.save(t)  # the same object saved twice: only the new event goes in
+    await store.save(t)  # nothing new
+    t = await store.retrieve(a)
+    for e in session() + [user("再說一次", "greet")]:  # a new session
+        t.update(e)
+    await store.save(t)
+    b = prefix + "b"  # a tracker the store did not load: the count query decides
+    other = DialogueStateTracker(b, domain.slots)
+    for e in [ActionExecuted("action_listen", timestamp=next(clock)), user("x", "greet")]:
+        other.update(e)
+    await store.save(other)
+    other.update(SlotSet("x", "y", timestamp=next(clock)))
+    await store.save(other)
+    out = {}
+    for s in (a, b):
+        latest, full = await store.retrieve(s), await store.retrieve_full_tracker(s)
+        with store.session_scope() as ses:
+            rows = ses.query(store.SQLEvent).filter(store.SQLEvent.sender_id == s).order_by(store.SQLEvent.id).all()
+            stored = [[r.type_name, r.timestamp, r.intent_name, r.action_name, json.loads(r.data)] for r in rows]
+        out[s[len(prefix):]] = {"rows": stored, "latest": latest.current_state(), "full": len(full.events)}
+    for v in out.values():
+        v["latest"].pop("sender_id")
+    # The one event Rasa stamps itself (the new tracker's action_listen) is stamped "now".
+    print(json.dumps(now(out), ensure_ascii=False, sort_keys=True))
+
+
+def now(x):
+    if isinstance(x, dict):
+        return {k: now(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [now(v) for v in x]
+    return "now" if isinstance(x, float) and x > 1e9 else x
+
+asyncio.run(main())
+'''
+
+
+def _store_run(mode: str, dialect: str, db: str, prefix: str) -> dict:
+    proc = subprocess.run([str(ROOT / ".venv-rasa/bin/python"), "-c", STORE_CHECK, mode, dialect, db, prefix],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
+def test_lighter_tracker_writes_store_and_load_what_rasa_does(dialect, tmp_path, pg_database):
+    """Same rows (columns and JSON) and the same trackers back as Rasa's own SQL tracker store."""
+    if dialect == "sqlite":
+        plain_db, fast_db = str(tmp_path / "plain.db"), str(tmp_path / "fast.db")
+    else:
+        plain_db = fast_db = pg_database.rsplit("/", 1)[1]
+    plain = _store_run("plain", dialect, plain_db, "plain-")
+    fast = _store_run("fast", dialect, fast_db, "fast-")
+    assert fast == plain
+    assert len(plain["a"]["rows"]) == 15 and len(plain["b"]["rows"]) == 3, plain
+    assert plain["a"]["full"] == 15 and plain["a"]["latest"]["latest_message"]["text"] == "再說一次"
