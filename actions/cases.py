@@ -44,6 +44,18 @@ def _lang(tracker: Tracker) -> str:
     return "en" if ((tracker.latest_message or {}).get("metadata") or {}).get("lang") == "en" else "zh"
 
 
+def _changes(tracker: Tracker, slots: dict[str, Any], keep: str | None = None) -> list[dict[str, Any]]:
+    """SlotSets for the slots whose value differs from the tracker's. More than half of the
+    form's SlotSets set a slot to the value it had (load run, 16,717 slot events); each one is
+    stored, loaded and sent to this server again on every later turn of the conversation.
+    `keep` is set even when unchanged: a validation with no SlotSet is a rejected form."""
+    out = [SlotSet(k, v) for k, v in slots.items() if tracker.get_slot(k) != v]
+    if not out and keep is not None:
+        name = keep if keep in slots else next(iter(slots), keep)
+        out = [SlotSet(name, slots.get(name, tracker.get_slot(name)))]
+    return out
+
+
 def _last_user_mark(tracker: Tracker) -> str:
     """Which user message this is, so one message is never interpreted twice."""
     for event in reversed(tracker.events):
@@ -68,7 +80,7 @@ class ValidateCaseForm(FormValidationAction):
             step = await _db(intake.interpret, state, intake.Message.from_rasa(tracker.latest_message or {}))
             say(dispatcher, step.say)
             if step.stop:
-                return [SlotSet(k, v) for k, v in step.slots.items()] + [SlotSet("requested_slot", None)]
+                return _changes(tracker, step.slots, keep="case_turns") + [SlotSet("requested_slot", None)]
             changes.update(step.slots)
         changes["case_seen"] = mark
         state.update(changes)
@@ -77,7 +89,7 @@ class ValidateCaseForm(FormValidationAction):
         state.update(found)
         # Always at least one SlotSet: Rasa then never rejects the form, so every answer
         # (however odd) is handled here instead of by an unrelated rule.
-        return [SlotSet(k, v) for k, v in changes.items()] + [SlotSet("requested_slot", intake.next_slot(state))]
+        return _changes(tracker, changes, keep="case_seen") + [SlotSet("requested_slot", intake.next_slot(state))]
 
 
 class _Ask(Action):
@@ -131,7 +143,7 @@ class ActionCaseSubmit(Action):
         messages = await _db(intake.submit, dict(tracker.slots), channel, citizen, _lang(tracker))
         say(dispatcher, messages)
         number = next((m.custom.get("number") for m in messages if m.custom), None)
-        return [SlotSet(k, None) for k in intake.DRAFT_SLOTS] + [SlotSet("case_number", number)]
+        return _changes(tracker, {**dict.fromkeys(intake.DRAFT_SLOTS), "case_number": number})
 
 
 async def after_route(decision: Decision, tracker: Tracker, dispatcher: CollectingDispatcher,
@@ -170,4 +182,4 @@ async def after_route(decision: Decision, tracker: Tracker, dispatcher: Collecti
         json_message={"type": "routed", "agency": svc.agency, "unit": svc.unit, "service": svc.id,
                       "confidence": decision.confidence})
     return ([SlotSet("last_service", svc.id), SlotSet("requested_slot", None)]
-            + [SlotSet(k, v) for k, v in slots.items()] + [FollowupAction(intake.FORM)])
+            + _changes(tracker, slots) + [FollowupAction(intake.FORM)])

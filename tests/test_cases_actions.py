@@ -69,3 +69,40 @@ def test_old_model_without_the_form_answers_as_before(sqlite_db):
     result = asyncio.run(after_route(decision, tracker("巷子口有個大洞", "road_pothole", {}, 1.0),
                                      CollectingDispatcher(), "zh", {"forms": {}}))
     assert result is None
+
+
+def test_the_form_sets_only_slots_that_change_and_always_one(sqlite_db):
+    """No SlotSet repeats a slot's value (each is stored and re-sent every later turn), yet
+    every validation returns one that is not requested_slot, or Rasa rejects the form."""
+    async def go() -> None:
+        slots = dict.fromkeys(DOMAIN["slots"])
+        decision = decide("巷子口有個大洞", [{"name": "road_pothole", "confidence": 0.9}])
+        turns = [await after_route(decision, tracker("巷子口有個大洞", "road_pothole", slots, 1.0),
+                                   CollectingDispatcher(), "zh", DOMAIN)]
+        apply(slots, turns[0])
+        form = ValidateCaseForm()
+        steps = [("巷子口有個大洞", "road_pothole", 1.0), ("巷子口有個大洞", "road_pothole", 1.0),  # seen again
+                 ("高雄市三民區建工路100號", "road_pothole", 2.0), ("/skip_field", "skip_field", 3.0),
+                 ("/affirm", "affirm", 4.0)]
+        for text, intent, ts in steps:
+            events = await form.run(CollectingDispatcher(), tracker(text, intent, slots, ts), DOMAIN)
+            assert any(e["event"] == "slot" and e["name"] != "requested_slot" for e in events), (text, events)
+            turns.append(events)
+            apply(slots, events)
+        assert slots["requested_slot"] is None and slots["case_confirm"] == "yes"
+        d = CollectingDispatcher()
+        turns.append(await ActionCaseSubmit().run(d, tracker("/affirm", "affirm", slots, 9.0), DOMAIN))
+        assert d.messages[0]["custom"]["number"].startswith("KH-")
+        # Replay: outside the deliberate repeats (the routed message validated at activation and
+        # seen again: nothing new to read, case_seen kept), nothing is a no-op.
+        seen = dict.fromkeys(DOMAIN["slots"])
+        repeats = []
+        for i, events in enumerate(turns):
+            for e in (e for e in events if e["event"] == "slot"):
+                if e["name"] != "requested_slot" and seen.get(e["name"]) == e["value"]:
+                    repeats.append((i, e["name"]))
+                seen[e["name"]] = e["value"]
+        assert repeats == [(1, "case_seen"), (2, "case_seen")], repeats
+        assert seen["case_service"] is None and seen["case_number"] == d.messages[0]["custom"]["number"]
+
+    asyncio.run(go())
