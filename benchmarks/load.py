@@ -68,17 +68,39 @@ TEXT_SETS: dict[str, Callable[[int], Iterator[str]]] = {"mix": cycled(TEXTS), "b
 
 
 class TimedLineAPI(FakeLineAPI):
-    """The fake LINE API, also noting when each reply token was answered (O(1) look-up)."""
+    """The fake LINE API, also noting when each reply token was answered and with what texts
+    (O(1): looking them up in all delivered messages made the load generator's CPU per LINE
+    message grow with the length of the run)."""
 
     def __init__(self, token: str) -> None:
         super().__init__(token)
-        self.answered: dict[str, float] = {}
+        self.answered: dict[str, tuple[float, list[str]]] = {}
 
     def _reply(self, body: Any):
         resp = super()._reply(body)
         if resp.status == 200:
-            self.answered[(body or {}).get("replyToken", "")] = time.monotonic()
+            texts = [m.get("text", m.get("altText", "")) for m in body["messages"]]
+            self.answered[(body or {}).get("replyToken", "")] = (time.monotonic(), texts)
         return resp
+
+
+class Citizen:
+    """Which conversation a virtual user is in: a new one every TURNS messages, and right after
+    the assistant hands this one to a person (who then answers it, not the assistant; on LINE
+    each further message would wait for a reply that never comes)."""
+
+    def __init__(self) -> None:
+        self.conversation, self.turns = 0, 0
+
+    def next(self) -> int:
+        if self.turns >= TURNS:
+            self.conversation, self.turns = self.conversation + 1, 0
+        self.turns += 1
+        return self.conversation
+
+    def heard(self, texts: list[str]) -> None:
+        if any(HANDED_OVER in t for t in texts):
+            self.turns = TURNS
 
 
 def pct(values: list[float], q: float) -> float:
@@ -97,6 +119,10 @@ def summary(latencies: list[float], errors: list[int], seconds: float) -> dict[s
             "p95_ms": pct(latencies, 0.95), "p99_ms": pct(latencies, 0.99), "max_ms": round(max(latencies), 1)}
 
 
+# In every notice of bot.handoff.service that the conversation now waits for a person.
+HANDED_OVER = "服務人員"
+
+
 def busy(texts: list[str]) -> bool:
     """The "busy, your message is kept" apology (bot.pending): fast, but not an answer."""
     return any(t.startswith(KEPT[:12]) for t in texts)
@@ -104,15 +130,16 @@ def busy(texts: list[str]) -> bool:
 
 async def web_user(client: httpx.AsyncClient, url: str, sender: str, texts, stop: float,
                    budget: list[int], out: list[float], errs: list[int]) -> None:
-    for turn in itertools.count():
-        if time.monotonic() >= stop or budget[0] <= 0:
-            return
+    citizen = Citizen()
+    while time.monotonic() < stop and budget[0] > 0:
         budget[0] -= 1
         t = time.monotonic()
         resp = None
         try:
-            resp = await client.post(url, json={"sender": f"{sender}-{turn // TURNS}", "message": next(texts)})
+            resp = await client.post(url, json={"sender": f"{sender}-{citizen.next()}", "message": next(texts)})
             ok = resp.status_code == 200 and resp.json()
+            if ok:
+                citizen.heard([m.get("text") or "" for m in resp.json()])
         except httpx.HTTPError:
             ok = False
         if not ok and resp is not None and resp.status_code == 200 and resp.json() == []:
@@ -128,11 +155,10 @@ async def web_user(client: httpx.AsyncClient, url: str, sender: str, texts, stop
 
 async def line_user(client: httpx.AsyncClient, url: str, fake: TimedLineAPI, user: str, texts, stop: float,
                     budget: list[int], out: list[float], errs: list[int], wait: float = 30) -> None:
-    for turn in itertools.count():
-        if time.monotonic() >= stop or budget[0] <= 0:
-            return
+    citizen = Citizen()
+    while time.monotonic() < stop and budget[0] > 0:
         budget[0] -= 1
-        ev = text_event(f"{user}{turn // TURNS:06d}", next(texts))
+        ev = text_event(f"{user}{citizen.next():06d}", next(texts))
         body = webhook_body([ev])
         t = time.monotonic()
         try:
@@ -148,8 +174,9 @@ async def line_user(client: httpx.AsyncClient, url: str, fake: TimedLineAPI, use
         while token not in fake.answered and time.monotonic() - t < wait:
             await asyncio.sleep(0.003)
         if token in fake.answered:
-            at = fake.answered.pop(token)
-            if busy(fake.texts_to(token)):
+            at, said = fake.answered.pop(token)
+            citizen.heard(said)
+            if busy(said):
                 errs[1] += 1
                 await asyncio.sleep(BUSY_PAUSE)
             else:
