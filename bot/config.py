@@ -57,7 +57,7 @@ class Settings:
     # Rasa is slow or down; kept messages go to a person after pending_handoff_after seconds.
     rasa_deadline: float
     pending_handoff_after: float
-    # Rasa replicas the gateway spreads messages over (round-robin, fail-over); empty = one
+    # Rasa replicas the gateway spreads messages over (least busy, fail-over: bot.conversation); empty = one
     # Rasa on rasa_port. rasa_ports: the replicas `python -m bot run` starts itself.
     rasa_urls: tuple[str, ...]
     rasa_ports: tuple[int, ...]
