@@ -64,7 +64,9 @@ def launch(tmp: Path, extra: dict[str, str] | None = None) -> tuple[subprocess.P
     goes to tmp/stack.log. Returns the process, the gateway's port and the log's path."""
     port = free_port()
     env = {**os.environ, "PORT": str(port), "BOT_RASA_PORT": str(free_port()),
-           "BOT_ACTIONS_PORT": str(free_port()), "BOT_VAR_DIR": str(tmp / "var"), **(extra or {})}
+           "BOT_ACTIONS_PORT": str(free_port()), "BOT_VAR_DIR": str(tmp / "var"),
+           # One Rasa unless asked (BOT_RASA_PORTS): the port after a free port may not be free.
+           "BOT_RASA_REPLICAS": "1", **(extra or {})}
     log_path = tmp / "stack.log"
     with open(log_path, "wb") as log_file:
         proc = subprocess.Popen([str(ROOT / ".venv/bin/python"), "-m", "bot", "run", "--no-train"], cwd=ROOT,

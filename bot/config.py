@@ -29,10 +29,18 @@ def _ports(name: str) -> tuple[int, ...]:
         raise SystemExit(f"{name} must be comma-separated port numbers, got {value!r}") from exc
 
 
+def default_replicas() -> int:
+    """Two Rasa processes where there are two cores, else one. One Rasa is held by its Python
+    work under one GIL (~37 msgs/s at best on this 2-core machine); two answered 45 msgs/s at 8
+    users with p95 246 ms against 36 and 272 ms (benchmarks/README.md, "Fourth round"), for
+    ~700 MB more memory. More than two is for machines with more cores (not measured): ask for
+    it with BOT_RASA_REPLICAS."""
+    return min(2, os.cpu_count() or 1)
+
+
 def _replica_ports() -> tuple[int, ...]:
-    """BOT_RASA_REPLICAS=N: N Rasa processes on BOT_RASA_PORT, +1, ... (measured in
-    benchmarks/README.md, "Load": 2 on a 2-core machine help most under heavy load)."""
-    base, n = _int("BOT_RASA_PORT", 5005), _int("BOT_RASA_REPLICAS", 1)
+    """BOT_RASA_REPLICAS=N: N Rasa processes on BOT_RASA_PORT, +1, ..."""
+    base, n = _int("BOT_RASA_PORT", 5005), _int("BOT_RASA_REPLICAS", default_replicas())
     if not 1 <= n <= 8:
         raise SystemExit(f"BOT_RASA_REPLICAS must be 1 to 8, got {n}")
     return tuple(base + i for i in range(n))

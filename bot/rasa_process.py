@@ -171,9 +171,9 @@ def sqlite_tracker_store() -> None:
 
 
 def lighter_tracker_writes() -> None:
-    """The SQL tracker store (SQLite and PostgreSQL) without two costs measured in the third
-    profile (8 web users, ~9 % of Rasa's loop): before each save Rasa *counts* the stored
-    events of the session to know which are new, then builds an ORM object per event; each load
+    """The SQL tracker store (SQLite and PostgreSQL) without two costs seen in the third
+    profile (8 web users): before each save Rasa *counts* the stored events of the session to
+    know which are new (8 % of the loop's samples alone), then builds an ORM object per event; each load
     builds an ORM object per row only to read its `data`. Here a tracker remembers how many of
     its events are stored (set when loaded and after each save; the count query is still run for
     a tracker that does not know), new events go in as one multi-row insert of the same columns,

@@ -18,6 +18,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
+# One Rasa unless a test asks for replicas (BOT_RASA_PORTS), in process and in every stack a
+# test starts: the default is two on two cores, at BOT_RASA_PORT and the port after it, and a
+# test's free port is no promise for the next one (each Rasa also costs start-up time).
+os.environ.setdefault("BOT_RASA_REPLICAS", "1")
 SHARED = ROOT.parent / "shared"
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

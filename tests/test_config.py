@@ -1,6 +1,8 @@
 """Configuration switching: the environment alone moves storage from SQLite to PostgreSQL
 and the lock store from memory to Redis."""
 
+import os
+
 import pytest
 
 from bot import config, rasa_endpoints
@@ -78,6 +80,11 @@ def test_rasa_replicas_count_gives_consecutive_ports(monkeypatch) -> None:
         settings.cache_clear()
         assert settings().rasa_ports == (7000, 7005)
         monkeypatch.delenv("BOT_RASA_PORTS")
+        monkeypatch.delenv("BOT_RASA_REPLICAS")  # unset: two where there are two cores
+        for cores, want in ((1, (6100,)), (2, (6100, 6101)), (8, (6100, 6101)), (None, (6100,))):
+            monkeypatch.setattr(os, "cpu_count", lambda cores=cores: cores)
+            settings.cache_clear()
+            assert settings().rasa_ports == want, cores
         monkeypatch.setenv("BOT_RASA_REPLICAS", "0")
         settings.cache_clear()
         with pytest.raises(SystemExit, match="BOT_RASA_REPLICAS"):
