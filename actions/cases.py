@@ -48,11 +48,11 @@ def _changes(tracker: Tracker, slots: dict[str, Any], keep: str | None = None) -
     """SlotSets for the slots whose value differs from the tracker's. More than half of the
     form's SlotSets set a slot to the value it had (load run, 16,717 slot events); each one is
     stored, loaded and sent to this server again on every later turn of the conversation.
-    `keep` is set even when unchanged: a validation with no SlotSet is a rejected form."""
+    `keep` (one of `slots`) is set even when unchanged: a validation with no SlotSet is a
+    rejected form."""
     out = [SlotSet(k, v) for k, v in slots.items() if tracker.get_slot(k) != v]
     if not out and keep is not None:
-        name = keep if keep in slots else next(iter(slots), keep)
-        out = [SlotSet(name, slots.get(name, tracker.get_slot(name)))]
+        out = [SlotSet(keep, slots[keep])]
     return out
 
 

@@ -134,20 +134,19 @@ async def web_user(client: httpx.AsyncClient, url: str, sender: str, texts, stop
     while time.monotonic() < stop and budget[0] > 0:
         budget[0] -= 1
         t = time.monotonic()
-        resp = None
         try:
             resp = await client.post(url, json={"sender": f"{sender}-{citizen.next()}", "message": next(texts)})
-            ok = resp.status_code == 200 and resp.json()
-            if ok:
-                citizen.heard([m.get("text") or "" for m in resp.json()])
-        except httpx.HTTPError:
-            ok = False
-        if not ok and resp is not None and resp.status_code == 200 and resp.json() == []:
+            replies = resp.json() if resp.status_code == 200 else None
+        except (httpx.HTTPError, ValueError):
+            replies = None
+        said = [m.get("text") or "" for m in replies or []]
+        citizen.heard(said)
+        if replies == []:
             errs[2] += 1  # no reply from the assistant: a person has this conversation (bot.handoff)
-        elif ok and busy([m.get("text") or "" for m in resp.json()]):
+        elif replies and busy(said):
             errs[1] += 1
             await asyncio.sleep(BUSY_PAUSE)  # a person reads the apology before writing again
-        elif ok:
+        elif replies:
             out.append((time.monotonic() - t) * 1000)
         else:
             errs[0] += 1

@@ -76,15 +76,15 @@ class Conversation:
         self.client = client
         self._turn = itertools.count()  # breaks ties between equally busy replicas
         self._asking: dict[str, list] = {}  # sender -> [lock, users]: see _one_turn_at_a_time
-        self._busy = [0] * len(settings.rasa_replicas)  # requests open at each replica
-        self._homes: collections.OrderedDict[str, int] = collections.OrderedDict()  # sender -> replica
+        self._busy: collections.Counter[str] = collections.Counter()  # replica URL -> requests open
+        self._homes: collections.OrderedDict[str, str] = collections.OrderedDict()  # sender -> replica URL
         self.worker = pending.Worker(self._ask_kept, self._deliver_kept, self._hand_over,
                                      settings.pending_handoff_after, extra=[self._file_outbox])
 
-    def _least_busy(self) -> int:
-        n = len(self._busy)
+    def _least_busy(self, urls: tuple[str, ...]) -> int:
+        n = len(urls)
         start = next(self._turn) % n
-        return min(((start + i) % n for i in range(n)), key=lambda r: self._busy[r])
+        return min(((start + i) % n for i in range(n)), key=lambda r: self._busy[urls[r]])
 
     def _first_replica(self, sender: str) -> int:
         """Which replica a message goes to first. With a shared lock store (Redis) any replica
@@ -94,21 +94,18 @@ class Conversation:
         in a load run). It moves only when its replica fails to answer (not on a timeout: that Rasa
         may still be working on the turn), and never has two turns at once (the gateway lets one
         message of a conversation at a time go to Rasa)."""
-        n = len(self.settings.rasa_replicas)
-        if n == 1:
+        urls = self.settings.rasa_replicas
+        if len(urls) == 1:
             return 0
-        if len(self._busy) != n:  # settings replaced (tests, a reload): start counting anew
-            self._busy, self._homes = [0] * n, collections.OrderedDict()
         if self.settings.redis_url:
-            return self._least_busy()
+            return self._least_busy(urls)
         home = self._homes.get(sender)
-        if home is None or home >= n:
-            home = self._least_busy()
-        self._homes[sender] = home
+        first = urls.index(home) if home in urls else self._least_busy(urls)
+        self._homes[sender] = urls[first]
         self._homes.move_to_end(sender)
         while len(self._homes) > HOMES:  # the least recently heard from are forgotten
             self._homes.popitem(last=False)
-        return home
+        return first
 
     @contextlib.asynccontextmanager
     async def _one_turn_at_a_time(self, sender: str) -> AsyncIterator[None]:
@@ -142,8 +139,7 @@ class Conversation:
         error: Exception | None = None
         for i in range(len(urls)):
             replica = (first + i) % len(urls)
-            if len(urls) > 1:
-                self._busy[replica] += 1
+            self._busy[urls[replica]] += 1
             try:
                 resp = await self.client.post(f"{urls[replica]}/webhooks/rest/webhook", json=body,
                                               timeout=timeout or self.settings.rasa_timeout)
@@ -152,15 +148,14 @@ class Conversation:
                 if len(urls) > 1:  # which replica answered: for the replicas tests and operators
                     log.info("rasa replica=%d sender=%s", replica, sender.partition("-")[2][:8])
                     if i and sender in self._homes:
-                        self._homes[sender] = replica  # its replica failed: this one has it now
+                        self._homes[sender] = urls[replica]  # its replica failed: this one has it now
                 return messages if isinstance(messages, list) else []
             except httpx.TimeoutException:
                 raise
             except (httpx.HTTPError, ValueError) as exc:
                 error = exc
             finally:
-                if len(urls) > 1 and replica < len(self._busy):
-                    self._busy[replica] -= 1
+                self._busy[urls[replica]] -= 1
         raise RasaUnavailable(type(error).__name__ if error else "no rasa configured")
 
     async def handle(self, msg: Incoming) -> list[Outgoing]:

