@@ -32,6 +32,7 @@ log = logging.getLogger("bot.conversation")
 _PAYLOAD = re.compile(r"^/[a-z][a-z0-9_]{0,63}$")
 _ENTITY_PAYLOAD = re.compile(r'^/(youth_compare|youth_consult)\{"(ids|program_id)": ?"[A-Za-z0-9_,-]{1,200}"\}$')
 
+_LOG_ROW = db.MessageLog.__table__.insert()
 HOMES = 100_000  # conversations whose replica is remembered (~10 MB); the oldest are forgotten
 RASA_DOWN = "抱歉，系統暫時忙碌，請稍後再試；急事請直接撥打 1999 市民專線（24 小時），緊急狀況請撥 110 或 119。"
 RASA_DOWN_EN = (
@@ -269,10 +270,9 @@ class Conversation:
     @staticmethod
     def _record(msg: Incoming, status: str, latency: int, agency: str | None, service: str | None) -> None:
         try:
-            with db.session_factory()() as session:
-                session.add(db.MessageLog(channel=msg.channel, sender=msg.sender, status=status,
-                                          latency_ms=latency, agency=agency, service=service))
-                session.commit()
+            with db.engine().begin() as conn:  # Core: one row a message, no ORM object for it
+                conn.execute(_LOG_ROW, {"channel": msg.channel, "sender": msg.sender, "status": status,
+                                        "latency_ms": latency, "agency": agency, "service": service})
         except Exception as exc:  # noqa: BLE001 - the reply matters more than the report row
             log.warning("message log not written: %s", type(exc).__name__)
 

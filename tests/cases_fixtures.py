@@ -20,7 +20,7 @@ def use_database(monkeypatch: pytest.MonkeyPatch, url: str, var_dir: str) -> Non
 
 def reset() -> None:
     config.settings.cache_clear()
-    if db.session_factory.cache_info().currsize:
+    if db.engine.cache_info().currsize:
         db.engine().dispose()
     db.engine.cache_clear()
     db.session_factory.cache_clear()

@@ -2,6 +2,7 @@
 judged in benchmarks/README.md, not here."""
 
 import json
+import os
 import subprocess
 
 from tests.conftest import ROOT
@@ -41,3 +42,16 @@ def test_load_benchmark_runs_small(tmp_path):
         assert set(cpu) == {"actions", "rasa", "gateway", "load_generator"} and cpu["rasa"] > 0, r
         assert cpu["load_generator"] > 0, r
     assert report["soak"]["rss_mb_samples"][-1]["messages"] == 40
+
+
+def test_gateway_writes_benchmark_runs_small(tmp_path):
+    """The gateway's own writes per message, on a throw-away SQLite file."""
+    out = tmp_path / "gateway_writes.json"
+    env = {k: v for k, v in os.environ.items() if k not in ("BOT_DATABASE_URL", "BOT_VAR_DIR")}
+    proc = subprocess.run([str(ROOT / ".venv/bin/python"), "benchmarks/gateway_writes.py", "--messages", "40",
+                           "--users", "4", "--out", str(out)], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                          env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["messages"] == 40 and report["database"] == "sqlite"
+    assert 0 < report["cpu_ms_per_message"] and 0 < report["wall_ms_per_message"]

@@ -12,7 +12,7 @@ import logging
 from collections import OrderedDict
 from datetime import datetime, timedelta
 
-from sqlalchemy import DateTime, String, delete, select
+from sqlalchemy import Connection, DateTime, String, bindparam, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from bot import db
@@ -26,6 +26,11 @@ class SeenEvent(db.Base):
     __tablename__ = "line_seen_events"
     event_id: db.Mapped[str] = db.mapped_column(String(64), primary_key=True)
     at: db.Mapped[datetime] = db.mapped_column(DateTime(timezone=True), default=db.utcnow, index=True)
+
+
+_SEEN_IDS = SeenEvent.__table__.c.event_id
+_SEEN = select(_SEEN_IDS).where(_SEEN_IDS.in_(bindparam("ids", expanding=True)))
+_MARK = insert(SeenEvent.__table__)
 
 
 class EventDedupe:
@@ -71,32 +76,34 @@ class EventDedupe:
         return event_id in await self.fresh([event_id])
 
     def _fresh_db(self, event_ids: list[str]) -> set[str]:
-        with db.session_factory()() as session:
-            seen = set(session.scalars(select(SeenEvent.event_id).where(SeenEvent.event_id.in_(event_ids))))
+        # Core, not ORM objects: this runs for every LINE webhook without Redis.
+        with db.engine().connect() as conn:
+            seen = set(conn.execute(_SEEN, {"ids": event_ids}).scalars())
             new = [i for i in event_ids if i not in seen]
-            session.add_all(SeenEvent(event_id=i) for i in new)
+            if not new:
+                return set()
             try:
-                session.commit()
+                conn.execute(_MARK, [{"event_id": i} for i in new])
+                conn.commit()
             except IntegrityError:  # another replica took some of them meanwhile: one by one
-                session.rollback()
-                return {i for i in new if self._insert_one(i)}
+                conn.rollback()
+                return {i for i in new if self._insert_one(conn, i)}
             self._inserts += len(new)
             if self._inserts >= 1000:
                 self._inserts = 0
-                cutoff = db.utcnow() - timedelta(seconds=self.ttl)
-                session.execute(delete(SeenEvent).where(SeenEvent.at < cutoff))
-                session.commit()
+                conn.execute(delete(SeenEvent).where(SeenEvent.at < db.utcnow() - timedelta(seconds=self.ttl)))
+                conn.commit()
             return set(new)
 
-    def _insert_one(self, event_id: str) -> bool:
-        with db.session_factory()() as session:
-            session.add(SeenEvent(event_id=event_id))
-            try:
-                session.commit()
-                return True
-            except IntegrityError:
-                session.rollback()
-                return False
+    @staticmethod
+    def _insert_one(conn: Connection, event_id: str) -> bool:
+        try:
+            conn.execute(_MARK, {"event_id": event_id})
+            conn.commit()
+            return True
+        except IntegrityError:
+            conn.rollback()
+            return False
 
     async def close(self) -> None:
         if self._redis is not None:

@@ -7,6 +7,7 @@ An unfollow stops notifications; a new follow resumes them.
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from sqlalchemy import Boolean, DateTime, String
 from sqlalchemy.exc import IntegrityError
 
 from bot import db
+from bot.config import settings
 
 
 class LineUser(db.Base):
@@ -52,9 +54,24 @@ def _lookup(pseudonym: str) -> Recipient | None:
         return None if row is None else Recipient(row.user_id, row.followed)
 
 
+# Citizens whose row is stored, per database: without this every LINE message read its row
+# again, though it changes only on follow and unfollow (which pass `followed`). Rows are never
+# deleted; a pseudonym is a keyed hash of the userId, so the pair cannot change either.
+_stored: OrderedDict[tuple[str, str], None] = OrderedDict()
+STORED = 100_000  # ~15 MB at most; the least recent are forgotten (and read again)
+
+
 async def remember(pseudonym: str, user_id: str, followed: bool | None = None) -> None:
     """Record the mapping; `followed` None leaves the follow state as it is."""
+    key = (settings().database_url, pseudonym)
+    if followed is None and key in _stored:
+        _stored.move_to_end(key)
+        return
     await asyncio.to_thread(_remember, pseudonym, user_id, followed)
+    _stored[key] = None
+    _stored.move_to_end(key)
+    if len(_stored) > STORED:
+        _stored.popitem(last=False)
 
 
 async def lookup(pseudonym: str) -> Recipient | None:
