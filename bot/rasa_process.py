@@ -26,6 +26,7 @@ every message (~49 ms each), and
   name selects (same verdict; an invalid response still gets Rasa's full check and error);
 - a new HTTP session and TCP connection per action call: `reuse_action_connections` keeps a pool.
 Third profile: the tracker store's count-before-save and ORM objects (`lighter_tracker_writes`).
+Fifth: RulePolicy trying all 380 rule keys for every prediction (`indexed_rule_lookup`).
 And e5's OpenMP threads spun for ~15 ms after every embedding, burning a core the other parts
 needed: `main` lowers libgomp's spin count (same embedding latency, ~30 % less CPU).
 """
@@ -236,6 +237,50 @@ class _SharedSession:
         return None
 
 
+def indexed_rule_lookup() -> None:
+    """RulePolicy finds the rules that fit the conversation by trying every learned rule key
+    (380 here, two per catalogue service) against the newest state first, two to four times
+    a message (fifth profile: ~10 % of Rasa's loop). A key whose newest state has a previous
+    action and names an intent can only fit a state with that intent (`_does_rule_match_state`
+    compares it); such keys are tried only for their own intent, every other key as before,
+    and from there on Rasa's own filter runs unchanged. Same keys, same order of checks for
+    those that remain (tests/test_rasa_process.py compares both on the trained rules)."""
+    from rasa.core.policies.rule_policy import RulePolicy
+    from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET, USER
+    from rasa.shared.nlu.constants import INTENT
+
+    # id(lookup) -> (its keys when indexed, keys by required intent; None: keys tried always).
+    indexes: dict[int, tuple[set[str], dict[str | None, list[str]]]] = {}
+
+    def by_intent(lookup: dict[str, str]) -> dict[str | None, list[str]]:
+        entry = indexes.get(id(lookup))
+        if entry is None or entry[0] != lookup.keys():  # a new or changed lookup (training)
+            index: dict[str | None, list[str]] = {}
+            for key in lookup:
+                states = RulePolicy._rule_key_to_state(key)
+                newest = states[-1] if states else {}
+                intent = (newest.get(USER) or {}).get(INTENT)
+                needs = intent if newest.get(PREVIOUS_ACTION) and isinstance(intent, str) \
+                    and intent and intent != SHOULD_NOT_BE_SET else None
+                index.setdefault(needs, []).append(key)
+            entry = indexes[id(lookup)] = (set(lookup), index)
+        return entry[1]
+
+    def _get_possible_keys(self: RulePolicy, lookup: dict[str, str], states: list[dict]) -> set[str]:
+        if not states:
+            return set(lookup.keys())
+        index = by_intent(lookup)
+        intent = (states[-1].get(USER) or {}).get(INTENT)
+        possible = set(index.get(None, ()))
+        if isinstance(intent, str):
+            possible.update(index.get(intent, ()))
+        for i, state in enumerate(reversed(states)):
+            possible = {key for key in possible if self._is_rule_applicable(key, i, state)}
+        return possible
+
+    RulePolicy._get_possible_keys = _get_possible_keys
+
+
 def reuse_action_connections() -> None:
     import aiohttp
     from rasa.utils import endpoints
@@ -297,6 +342,7 @@ def main() -> None:
         nlu_off_the_loop()
         sqlite_tracker_store()
         lighter_tracker_writes()
+        indexed_rule_lookup()
         reuse_action_connections()
     from rasa.__main__ import main as rasa_main
 

@@ -280,3 +280,76 @@ def test_lighter_tracker_writes_store_and_load_what_rasa_does(dialect, tmp_path,
     assert fast == plain
     assert len(plain["a"]["rows"]) == 15 and len(plain["b"]["rows"]) == 3, plain
     assert plain["a"]["full"] == 15 and plain["a"]["latest"]["latest_message"]["text"] == "再說一次"
+
+
+RULE_KEYS = r'''
+import itertools, json, random
+from rasa.core.policies.rule_policy import RulePolicy
+from rasa.shared.core.constants import SHOULD_NOT_BE_SET
+
+random.seed(7)
+intents = [f"service_{i}" for i in range(60)] + ["greet", "affirm", "deny"]
+L, S = {"prev_action": {"action_name": "action_listen"}}, SHOULD_NOT_BE_SET
+def st(prev=None, intent=None, text=None, loop=None, slots=None, entities=None):
+    s = {}
+    if prev: s["prev_action"] = {"action_name": prev}
+    user = {}
+    if intent: user["intent"] = intent
+    if text: user["text"] = text
+    if entities: user["entities"] = entities
+    if user: s["user"] = user
+    if loop: s["active_loop"] = {"name": loop}
+    if slots: s["slots"] = slots
+    return s
+keys = []
+for it in intents:  # the shapes our generated rules have: intent -> action_route -> listen
+    keys.append([st("action_listen", it)])
+    keys.append([st("action_listen", it), st("action_route", it)])
+keys += [  # and the other shapes Rasa learns: conversation start, loops, slots, entities, negations
+    [st(None, None, slots={"lang": [1.0]})], [{}], [st(None, "greet")],
+    [st("action_listen", "greet"), st("utter_greet", "greet")],
+    [st("action_listen", "case_report", loop="case_form")],
+    [st("case_form", None, loop=S)], [st("action_listen", S)],
+    [st("action_listen", "case_report", slots={"case_service": S})],
+    [st("action_listen", None, text="hi")], [st("action_listen", "deny", entities=["place"])],
+    [st("action_listen", "affirm"), st("action_route", "affirm", loop="case_form"), st("case_form", "affirm")],
+]
+lookup = {json.dumps(k, sort_keys=True): "a" for k in keys}
+
+def variants():
+    for k in keys:
+        yield k
+        for _ in range(6):  # the key's states, each turn perturbed
+            out = []
+            for s in k:
+                s = json.loads(json.dumps(s))
+                r = random.random()
+                if r < 0.2 and "user" in s: s["user"]["intent"] = random.choice(intents)
+                elif r < 0.3: s.pop("prev_action", None)
+                elif r < 0.4: s["slots"] = {"lang": [1.0], "case_service": [1.0]}
+                elif r < 0.5 and "user" in s: s["user"] = {"text": "隨便"}
+                elif r < 0.55: s["active_loop"] = {"name": random.choice(["case_form", S])}
+                out.append(s)
+            prefix = [st("action_listen", random.choice(intents)) for _ in range(random.randint(0, 2))]
+            yield prefix + out
+    yield []
+
+policy = RulePolicy.__new__(RulePolicy)  # what _get_possible_keys uses needs no trained state
+cases = [(v, policy._get_possible_keys(lookup, v)) for v in variants()]
+from bot.rasa_process import indexed_rule_lookup
+indexed_rule_lookup()
+differ = [(v, want, got) for v, want in cases if want != (got := policy._get_possible_keys(lookup, v))]
+assert not differ, differ[:3]
+matched = sum(bool(want) for _, want in cases)
+lookup["[]"] = "b"  # a lookup that changes is indexed again
+assert policy._get_possible_keys(lookup, [st("action_listen", "x")]) == {"[]"}
+print("ok", len(cases), matched)
+'''
+
+
+def test_indexed_rule_lookup_finds_the_keys_rasa_finds():
+    proc = subprocess.run([str(ROOT / ".venv-rasa/bin/python"), "-c", RULE_KEYS], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    assert proc.returncode == 0 and proc.stdout.startswith("ok"), proc.stdout + proc.stderr[-3000:]
+    _, cases, matched = proc.stdout.split()
+    assert int(cases) > 800 and 0.2 < int(matched) / int(cases) < 0.9, proc.stdout  # both kinds of answer
