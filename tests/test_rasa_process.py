@@ -105,7 +105,7 @@ def test_rest_channel_logs_no_message_text():
 
 
 LOOP_CHECK = r'''
-import asyncio, threading
+import asyncio, json, threading
 from aiohttp import web
 from rasa.core import processor
 from rasa.core.channels.channel import UserMessage
@@ -132,9 +132,10 @@ async def main():
     assert out["thread"].startswith("rasa-nlu") and out["tracker"] == "s1", out
     assert out["updated"] and out["checked"] and out["text"] == "你好", out
 
-    peers = []
+    peers, bodies = [], []
     async def hook(request):
         peers.append(request.transport.get_extra_info("peername")[1])
+        bodies.append(json.loads(await request.text()))
         return web.json_response({"ok": len(peers)})
     app = web.Application()
     app.router.add_post("/webhook", hook)
@@ -144,8 +145,11 @@ async def main():
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook")
-    answers = [await endpoint.request(json={"i": i}) for i in range(5)]
+    sent = [{"i": i, "text": "巷口路燈不亮 a/b", "confidence": 1 / 3 + i, "tiny": 1e-7, "none": None}
+            for i in range(5)]
+    answers = [await endpoint.request(json=body) for body in sent]
     assert answers == [{"ok": i + 1} for i in range(5)], answers
+    assert bodies == sent, bodies  # the body, written by ujson, reads back as what was sent
     assert len(set(peers)) == 1, peers  # one kept-alive connection, not five
     await runner.cleanup()
     print("ok")
