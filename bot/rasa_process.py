@@ -35,6 +35,7 @@ needed: `main` lowers libgomp's spin count (same embedding latency, ~30 % less C
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -245,7 +246,8 @@ def indexed_rule_lookup() -> None:
     action and names an intent can only fit a state with that intent (`_does_rule_match_state`
     compares it); such keys are tried only for their own intent, every other key as before,
     and from there on Rasa's own filter runs unchanged. Same keys, same order of checks for
-    those that remain (tests/test_rasa_process.py compares both on the trained rules)."""
+    those that remain (tests/test_rasa_process.py compares both on keys of the trained rules'
+    shapes and of Rasa's other kinds: conversation start, loops, slots, negations)."""
     from rasa.core.policies.rule_policy import RulePolicy
     from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET, USER
     from rasa.shared.nlu.constants import INTENT
@@ -285,9 +287,12 @@ def indexed_rule_lookup() -> None:
 def _dumps(payload: Any) -> str:
     """The action call's body (the whole tracker, every turn: ~8 % of Rasa's loop in the fifth
     profile) by ujson, which Sanic brings into the Rasa environment (rasa.lock): the same JSON
-    values as json.dumps (floats shortest round-trip, NaN as NaN), without the spaces."""
-    import ujson
-
+    values as json.dumps (floats shortest round-trip, NaN as NaN), without the spaces; json.dumps
+    if a future lock file no longer brings ujson."""
+    try:
+        import ujson
+    except ImportError:
+        return json.dumps(payload, ensure_ascii=False)
     return ujson.dumps(payload, ensure_ascii=False, escape_forward_slashes=False)
 
 
