@@ -38,8 +38,9 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 
@@ -284,16 +285,16 @@ def indexed_rule_lookup() -> None:
     RulePolicy._get_possible_keys = _get_possible_keys
 
 
-def _dumps(payload: Any) -> str:
-    """The action call's body (the whole tracker, every turn: ~8 % of Rasa's loop in the fifth
-    profile) by ujson, which Sanic brings into the Rasa environment (rasa.lock): the same JSON
-    values as json.dumps (floats shortest round-trip, NaN as NaN), without the spaces; json.dumps
-    if a future lock file no longer brings ujson."""
+def _json_writer() -> Callable[[Any], str]:
+    """What writes the action call's body (the whole tracker, every turn: ~8 % of Rasa's loop in
+    the fifth profile): ujson, which Sanic brings into the Rasa environment (rasa.lock), with the
+    same JSON values as json.dumps (floats shortest round-trip, NaN as NaN) and no spaces;
+    json.dumps if a future lock file no longer brings ujson. Chosen once, not per call."""
     try:
         import ujson
     except ImportError:
-        return json.dumps(payload, ensure_ascii=False)
-    return ujson.dumps(payload, ensure_ascii=False, escape_forward_slashes=False)
+        return partial(json.dumps, ensure_ascii=False)
+    return partial(ujson.dumps, ensure_ascii=False, escape_forward_slashes=False)
 
 
 def reuse_action_connections() -> None:
@@ -301,6 +302,7 @@ def reuse_action_connections() -> None:
     from rasa.utils import endpoints
 
     pools: dict[tuple[str, str, int], Any] = {}
+    dumps = _json_writer()
 
     def session(self: endpoints.EndpointConfig) -> Any:
         loop = asyncio.get_running_loop()
@@ -315,7 +317,7 @@ def reuse_action_connections() -> None:
             pool = aiohttp.ClientSession(
                 headers=self.headers, auth=auth,
                 timeout=aiohttp.ClientTimeout(total=endpoints.DEFAULT_REQUEST_TIMEOUT),
-                connector=aiohttp.TCPConnector(keepalive_timeout=3), json_serialize=_dumps)
+                connector=aiohttp.TCPConnector(keepalive_timeout=3), json_serialize=dumps)
             pools[key] = pool
         return _SharedSession(pool)
 
