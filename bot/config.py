@@ -46,6 +46,11 @@ def _replica_ports() -> tuple[int, ...]:
     return tuple(base + i for i in range(n))
 
 
+def replica_name(index: int) -> str:
+    """rasa, rasa2, ...: a Rasa replica's name in `bot run`'s output and in /healthz."""
+    return "rasa" if index == 0 else f"rasa{index + 1}"
+
+
 @dataclass(frozen=True)
 class Settings:
     var_dir: Path

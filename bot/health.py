@@ -58,9 +58,8 @@ async def _rasa_state(client: httpx.AsyncClient, url: str) -> str:
 
 
 async def _rasa(settings: Settings, client: httpx.AsyncClient) -> dict[str, str]:
-    """Each replica by the name `bot run` gives it (rasa, rasa2, ...)."""
     states = await asyncio.gather(*(_rasa_state(client, url) for url in settings.rasa_replicas))
-    return {("rasa" if i == 0 else f"rasa{i + 1}"): state for i, state in enumerate(states)}
+    return {config.replica_name(i): state for i, state in enumerate(states)}
 
 
 async def _redis_ok(url: str) -> bool:

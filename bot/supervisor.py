@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from bot import rasa_endpoints
 from bot.catalogue import ROOT
-from bot.config import settings
+from bot.config import replica_name, settings
 from bot.training import latest_model, rasa_env, train
 
 log = logging.getLogger("bot.supervisor")
@@ -74,7 +74,7 @@ def children() -> list[Child]:
     # e5's OpenMP threads: the cores shared out among the replicas (2 replicas on 2 cores, one
     # thread each, answered more per second than two threads each: benchmarks/README.md).
     threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // len(ports)))
-    rasas = [Child("rasa" if i == 0 else f"rasa{i + 1}",
+    rasas = [Child(replica_name(i),
                    # bot.rasa_process: `rasa run` with the speed-ups measured in benchmarks/README.md.
                    [str(RASA_PY), "-m", "bot.rasa_process", "run", "--model", str(model), "--endpoints", str(endpoints),
                     "--credentials", str(ROOT / "credentials.yml"), "-i", "127.0.0.1", "-p", str(port),

@@ -78,6 +78,14 @@ static const wcache_t *expanded(const block_q4_0 *W, int nout, int nin, int kind
  * builds of upstream do (cosine >= 0.9998: tests/test_e5_engine.py). Built without it
  * (-DE5_NO_AVX512), or on a CPU without it, the AVX2 kernel below is exactly upstream's. */
 #define HAVE_E5_AVX512 1
+static int avx512_ready(void) {
+    static int ok = -1;
+    if (__atomic_load_n(&ok, __ATOMIC_ACQUIRE) < 0)
+        __atomic_store_n(&ok, __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")
+                              && __builtin_cpu_supports("avx512dq"), __ATOMIC_RELEASE);
+    return ok;
+}
+
 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vnni")))
 static void rows_avx512(const int8_t *wexp, const float *dwr, const float *bias, const int8_t *aq,
                         const float *ad, float *Y, int L, int nout, int nin, int oo, int ro) {
@@ -135,7 +143,7 @@ static int amx_ready(void) {
         if (ok < 0) {
             unsigned a, b, c, d;
             int cpu = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 24)) && (d & (1u << 25))
-                      && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq");
+                      && avx512_ready();  /* the scales are applied in AVX-512 */
             /* Linux hands out the 8 KB of tile state only to a process that asks for it. */
             __atomic_store_n(&ok, cpu && syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0,
                              __ATOMIC_RELEASE);
@@ -219,8 +227,7 @@ const char *bianmin_e5_kernel(void) {
     if (amx_ready()) return "amx";
 #endif
 #ifdef HAVE_E5_AVX512
-    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")
-        && __builtin_cpu_supports("avx512dq")) return "avx512";
+    if (avx512_ready()) return "avx512";
 #endif
 #if defined(__AVX2__)
     return "avx2";
@@ -237,10 +244,7 @@ static void matmul_q4q8(const block_q4_0 *W, const float *bias,
     if (amx_ready() && matmul_amx(W, bias, aq, ad, Y, L, nout, nin) == 0) return;
 #endif
 #ifdef HAVE_E5_AVX512
-    static int avx512 = -1;
-    if (avx512 < 0) avx512 = __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw")
-                             && __builtin_cpu_supports("avx512dq");
-    int wide = avx512 && nb % 2 == 0;
+    int wide = avx512_ready() && nb % 2 == 0;
 #endif
     const wcache_t *wc = expanded(W, nout, nin, KEPT_ROWS);
     int8_t *wall = wc ? wc->wexp : NULL;
