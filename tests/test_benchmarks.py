@@ -5,7 +5,11 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
 
 
 def test_route_eval_runs_on_a_slice(tmp_path):

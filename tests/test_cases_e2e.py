@@ -9,8 +9,11 @@ import time
 import uuid
 
 import httpx
+import pytest
 
 from tests.conftest import start_stack, stop_stack
+
+pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
 
 NUMBER = re.compile(r"KH-\d{4}-\d{6}")
 

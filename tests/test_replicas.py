@@ -15,8 +15,11 @@ import signal
 import uuid
 
 import psycopg2
+import pytest
 
 from tests.conftest import REDIS_URL, alive, free_port, start_stack, stop_stack
+
+pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
 
 KEY = "replicas-test-key"
 NUMBER = re.compile(r"KH-\d{4}-\d{6}")

@@ -9,6 +9,8 @@ import pytest
 
 from tests.conftest import ROOT, taxonomy_ids
 
+pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
+
 INPUTS = [
     {"id": 1, "text": "巷口的路燈晚上都不亮"},
     {"id": "x-2", "text": "隔壁失火了冒很多煙"},

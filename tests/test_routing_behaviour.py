@@ -10,6 +10,8 @@ import pytest
 
 from tests.conftest import ROOT, taxonomy_ids
 
+pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
+
 # (text, agency) — at least one per agency a citizen deals with.
 PHRASES = [
     ("我家門口那支路燈壞好幾天了晚上超暗", "PWB"),
@@ -99,3 +101,24 @@ def test_district_office_names_the_district(routed):
 def test_vague_request_asks(routed):
     row = next(r for r in routed if r["id"] == "vague")
     assert row["clarify"] is True
+
+
+def test_a_clarification_offers_services_with_their_agencies(routed):
+    """When it asks, the options are services (by name, for the buttons), each with its agency:
+    the contract's alternatives, best first, without repeating the top choice."""
+    from bot.catalogue import catalogue
+
+    cat = catalogue()
+    asked = [r for r in routed if r.get("clarify")]
+    assert asked
+    for row in routed:
+        alternatives = row["alternatives"]
+        assert len(alternatives) <= 3
+        for alt in alternatives:
+            assert alt["service"] in cat.services and cat.services[alt["service"]].agency == alt["agency"]
+            assert alt["service"] != row["service"] and cat.services[alt["service"]].kind != "chitchat"
+        confidences = [a["confidence"] for a in alternatives]
+        assert confidences == sorted(confidences, reverse=True)
+        assert len({a["agency"] for a in alternatives} | {row["agency"]}) == len(alternatives) + 1
+    vague = next(r for r in routed if r["id"] == "vague")
+    assert len(vague["alternatives"]) >= 1

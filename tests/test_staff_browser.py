@@ -34,8 +34,9 @@ INJECT = "<img src=x onerror=alert(1)>路燈不亮"
 CITIZEN = "browser-citizen-1"  # the web chat's sender id
 
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or not AXE.exists() or not LEAFLET.exists(),
-                                reason="needs Debian's chromium and node_modules (axe-core, leaflet)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists() or not AXE.exists() or not LEAFLET.exists(),
+                                reason="needs Debian's chromium and node_modules (axe-core, leaflet)")]
 
 
 @pytest.fixture(scope="module")
@@ -202,9 +203,13 @@ def test_detail_shows_injection_as_text_and_closing_notifies_the_citizen(page, s
     no_serious(page, "detail")
     shot(page, "case-detail")
 
+    assert page.input_value("#status") == "received", "the form starts at the case's status, not 已結案"
     page.select_option("#status", "closed")
     page.fill("#note", "路燈已更換燈泡，謝謝您的通報")
     page.click("#status-submit")
+    page.wait_for_selector("#status-confirm:not([hidden])")  # closing asks once more
+    assert page.evaluate("() => document.body.dataset.status") == "received"
+    page.click("#status-confirm-yes")
     page.wait_for_function("() => document.body.dataset.status === 'closed'")
     assert "通知 1 位民眾" in page.locator("#status-msg").inner_text()
     assert page.locator("#history li").count() == 2

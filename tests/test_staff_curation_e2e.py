@@ -39,8 +39,8 @@ CANDIDATES = [("巷子裡一直有股臭水溝的味道", "ditch_clogged", "WRB"
 JOB_TIMEOUT_MS = 25 * 60_000
 
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or latest_model() is None,
-                                reason="needs Debian's chromium and a trained model (scripts/setup.sh)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists() or latest_model() is None,
+                                reason="needs Debian's chromium and a trained model (scripts/setup.sh)")]
 
 
 def route(texts: list[str], env: dict[str, str] | None = None, model: Path | None = None) -> list[dict]:

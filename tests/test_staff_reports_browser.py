@@ -26,8 +26,9 @@ SHOTS = Path(os.environ.get("BOT_STAFF_SHOTS", "/tmp/bianmin-staff-shots"))
 PASSWORD = "browser-staff-password-1"
 
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or not AXE.exists() or not CHART.exists(),
-                                reason="needs Debian's chromium, axe-core and chart.js in node_modules")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists() or not AXE.exists() or not CHART.exists(),
+                                reason="needs Debian's chromium, axe-core and chart.js in node_modules")]
 
 
 @pytest.fixture(scope="module")

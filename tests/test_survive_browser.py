@@ -20,7 +20,7 @@ from tests.conftest import CHROMIUM, CHROMIUM_ARGS, clear_caches, free_port
 
 SHOTS = Path(os.environ.get("BOT_WEB_SHOTS", "/tmp/bianmin-web-shots"))
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium")]
 
 
 class _Echo(BaseHTTPRequestHandler):

@@ -108,6 +108,7 @@ def _cases(url: str) -> list[tuple[str, str]]:
         return cur.fetchall()
 
 
+@pytest.mark.slow
 def test_case_confirmed_while_database_down_is_filed_once_when_it_returns(tmp_path, pg_database) -> None:
     pg_port = int(pg_database.rsplit(":", 1)[1].split("/")[0])
     proxy = Proxy(pg_port).start()

@@ -29,6 +29,8 @@ import pytest
 
 from tests.conftest import Stack, alive, start_stack, stop_stack
 
+pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
+
 KEY = "survive-test-pseudonym-key"
 ENV = {"BOT_PSEUDONYM_KEY": KEY, "BOT_RATE_MESSAGE": "1000/60", "BOT_RATE_IP": "1000/60",
        # A killed Rasa refuses at once, so the apology comes well before any deadline; a

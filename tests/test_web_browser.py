@@ -26,8 +26,8 @@ INJECT = "<img src=x onerror=alert(1)>"
 REPLY_MS = 60_000  # the first Rasa answer can be slow on a loaded 2-core machine
 
 sync_api = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() or not AXE.exists(),
-                                reason="needs Debian's chromium and node_modules/axe-core (scripts/setup.sh)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists() or not AXE.exists(),
+                                reason="needs Debian's chromium and node_modules/axe-core (scripts/setup.sh)")]
 
 
 @pytest.fixture(scope="module")
