@@ -3,8 +3,14 @@
 import multiprocessing
 import os
 
-# Set by the supervisor for the real server. Sanic imports this package in its manager
-# process and again in the worker it spawns; only the worker answers, so only it preloads.
+from actions import guard as _guard
+
+# Sanic imports this package in its manager process and again in the worker it spawns (the
+# worker unpickles the actions before it builds its app), so each process gets the door and the
+# log scrubber before rasa-sdk builds its app: actions/guard.py.
+_guard.register()
+
+# Set by the supervisor for the real server. Only the worker answers, so only it preloads.
 if os.environ.get("BOT_ACTIONS_PRELOAD") == "1":
     if multiprocessing.current_process().name != "MainProcess":
         from actions import youth as _youth

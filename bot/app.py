@@ -7,12 +7,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from bot import db, health, notify
+from bot import bodies, db, health, internal, logscrub, notify, ratelimit
 from bot.bodylimit import BodyLimit
 from bot.cases import http as cases_http
 from bot.cases import retention
@@ -35,7 +34,10 @@ STATIC = Path(__file__).resolve().parent / "web" / "static"
 async def lifespan(app: FastAPI):
     cfg = settings()
     db.create_tables()
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100)) as client:
+    # Calls to our own parts (the Rasa replicas, the action server) carry the internal secret;
+    # calls anywhere else do not (bot/internal.py).
+    sign = internal.signer([*cfg.rasa_replicas, cfg.actions_url])
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=100), auth=sign) as client:
         app.state.settings = cfg
         app.state.http = client
         app.state.conversation = Conversation(cfg, client)
@@ -43,6 +45,7 @@ async def lifespan(app: FastAPI):
         worker = asyncio.create_task(app.state.conversation.worker.run())
         # Photos and personal fields of long-closed cases (BOT_RETENTION_DAYS): bot.cases.retention.
         retention.retention_days()  # a bad setting stops the start with its reason
+        retention.chat_retention_days()  # conversations: BOT_RETENTION_CHAT_DAYS
         purger = asyncio.create_task(retention.daily())
         try:
             yield
@@ -53,12 +56,17 @@ async def lifespan(app: FastAPI):
 
 def create_app() -> FastAPI:
     configure_logging()
-    app = FastAPI(title="便民一路通 gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    logscrub.install()  # uvicorn's and every library's records too: no citizen text, no secret
+    docs = settings().api_docs  # BOT_API_DOCS=1 in development only: no public map of the API
+    app = FastAPI(title="便民一路通 gateway", lifespan=lifespan, docs_url="/docs" if docs else None, redoc_url=None,
+                  openapi_url="/openapi.json" if docs else None)
     app.add_middleware(BodyLimit)  # body size refused before any endpoint reads it
     app.include_router(rest.router)
     app.include_router(notify.router)
-    app.include_router(youth_api.router)  # /api/youth/search|compare|consult
-    app.include_router(cases_http.router)  # /open311/v2/..., POST /api/cases/{number}/status
+    # Public APIs: a request limit per client address each (bot/ratelimit.py, 429 below).
+    app.include_router(youth_api.router, dependencies=[Depends(ratelimit.per_ip("youth"))])  # /api/youth/...
+    # /open311/v2/..., POST /api/cases/{number}/status
+    app.include_router(cases_http.router, dependencies=[Depends(ratelimit.per_ip("cases"))])
     app.include_router(uploads.router)  # POST /api/uploads (web chat photos)
     app.include_router(operator.router)  # /staff/operator: hand-over desk (staff role operator)
     app.include_router(staff_console.router)  # /staff: log-in, shared assets, vendor JS
@@ -68,13 +76,16 @@ def create_app() -> FastAPI:
     app.include_router(knowledge_http.router)  # /staff/knowledge: service answers, youth resources
     app.include_router(reports_http.router)  # /staff/reports: the month at a glance, CSV
     staff_auth.install(app)  # 401/403 from staff dependencies as {"error": ...}
+    app.add_middleware(staff_console.StaffGuard)  # no-store on staff answers; 403s and exports logged
     line.install(app)  # POST /webhooks/line; off (503) without LINE_CHANNEL_SECRET/TOKEN
 
-    @app.exception_handler(RequestValidationError)
-    async def _bad_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"error": "invalid request", "detail": exc.errors()[:3]}, status_code=400)
+    bodies.install(app)  # a bad body: 415 / 400, never a 500 or an echo of the input
 
-    @app.get("/healthz")
+    @app.exception_handler(ratelimit.Limited)
+    async def _limited(request: Request, exc: ratelimit.Limited) -> JSONResponse:
+        return ratelimit.limited_response(exc, request.url.path)
+
+    @app.get("/healthz", dependencies=[Depends(ratelimit.per_ip("healthz", "health"))])
     async def healthz(request: Request) -> JSONResponse:
         body = await health.report(request.app.state.settings, request.app.state.http)
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)

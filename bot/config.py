@@ -78,6 +78,11 @@ class Settings:
     line_channel_token: str
     line_api_host: str
     pseudonym_key: str
+    open311_publish_chat: bool  # list chat (LINE/web/REST) cases in Open311's public GET; off by default
+    # BOT_API_DOCS=1: /openapi.json and /docs (development only; the API's map is not for the public).
+    api_docs: bool = False
+    # LINE_ADD_FRIEND_URL: the link a group is given to add the assistant one to one (optional).
+    line_add_friend_url: str = ""
 
     @property
     def rasa_url(self) -> str:
@@ -126,4 +131,7 @@ def settings() -> Settings:
         # Keyed hash for citizen pseudonyms; set it in production so ids survive restarts
         # without being reversible. The fallback is per-machine, stored under var/.
         pseudonym_key=os.environ.get("BOT_PSEUDONYM_KEY", ""),
+        open311_publish_chat=os.environ.get("BOT_OPEN311_PUBLISH_CHAT", "").strip().lower() in ("1", "true", "yes"),
+        api_docs=os.environ.get("BOT_API_DOCS", "").strip().lower() in ("1", "true", "yes"),
+        line_add_friend_url=os.environ.get("LINE_ADD_FRIEND_URL", "").strip(),
     )

@@ -64,12 +64,22 @@ def session_factory() -> sessionmaker:
 
 
 def create_tables() -> bool:
-    """Create missing tables; False (and the gateway keeps running, degraded) if the database is down."""
+    """Bring our tables to the newest schema revision (Alembic, bot/migrate.py: creates them on an
+    empty database, adds what changed on an older one, safe from several processes at once);
+    False (and the gateway keeps running, degraded) if the database is down or cannot be migrated."""
+    from alembic.util import CommandError
+
+    from bot import migrate  # imports alembic; and migrate imports this module
+
     try:
-        Base.metadata.create_all(engine())
+        migrate.upgrade(engine())
         return True
     except Exception as exc:  # noqa: BLE001
-        logging.getLogger("bot.db").error("database unavailable at start-up: %s", type(exc).__name__)
+        # A migration error says which table and column (DDL, no row data); a connection error
+        # may carry the URL, so only its type is logged.
+        detail = str(exc)[:300] if isinstance(exc, (RuntimeError, CommandError)) else ""
+        logging.getLogger("bot.db").error("database unavailable or not migrated at start-up: %s %s",
+                                          type(exc).__name__, detail)
         return False
 
 

@@ -3,6 +3,7 @@ environment variables alone. `endpoints.yml` in the repository is the embedded d
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import yaml
@@ -44,9 +45,14 @@ def event_broker(url: str, queue: str = "bianmin_events") -> dict | None:
             "queues": [queue]}
 
 
+# Rasa fills `${VAR}` in from its environment when it reads the file (rasa.shared.utils.io), so the
+# internal secret (bot/internal.py) is in no file: Rasa sends it to the action server as a header.
+ACTION_AUTH = {"Authorization": "Bearer ${BOT_RASA_API_TOKEN}"}
+
+
 def render(cfg: Settings) -> dict:
     out = {
-        "action_endpoint": {"url": f"{cfg.actions_url}/webhook"},
+        "action_endpoint": {"url": f"{cfg.actions_url}/webhook", "headers": dict(ACTION_AUTH)},
         "tracker_store": tracker_store(cfg.tracker_url),
         "lock_store": lock_store(cfg.redis_url),
     }
@@ -57,7 +63,14 @@ def render(cfg: Settings) -> dict:
 
 
 def write(cfg: Settings) -> Path:
-    cfg.var_dir.mkdir(parents=True, exist_ok=True)
+    """var/endpoints.yml, readable by its owner only: in production it holds the database,
+    Redis and RabbitMQ passwords. Written to a new 0600 file, then moved over the old one."""
+    cfg.var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = cfg.var_dir / "endpoints.yml"
-    path.write_text(yaml.safe_dump(render(cfg), sort_keys=False), encoding="utf-8")
+    tmp = path.with_name(f".endpoints.{os.getpid()}.yml")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(yaml.safe_dump(render(cfg), sort_keys=False))
+    os.chmod(tmp, 0o600)  # O_CREAT's mode only applies to a new file
+    os.replace(tmp, path)
     return path

@@ -344,8 +344,28 @@ class _WithoutText:
 
 def keep_messages_out_of_logs() -> None:
     from rasa.core.channels import rest
+    from rasa.utils import log_utils
+
+    from bot import logscrub
 
     rest.structlogger = _WithoutText(rest.structlogger)
+    # Every stdlib record (Rasa's `logger.exception` for a failed action used to print the
+    # action server's answer: the whole conversation) and every structlog event (ours stands
+    # where Rasa's own `_anonymizer` is, first in the chain configure_structlog builds).
+    logscrub.install()
+    log_utils._anonymizer = logscrub.structlog_processor
+
+
+def auth_token_from_environment(argv: list[str]) -> list[str]:
+    """`rasa run` with `--auth-token` from BOT_RASA_API_TOKEN: given to Rasa's argument parser
+    here, inside the process, so the token is never on a command line (`ps` shows those to
+    every user of the machine; /proc/<pid>/cmdline keeps what the process was started with)."""
+    from bot import internal
+
+    secret = internal.token()
+    if not secret or len(argv) < 2 or argv[1] != "run" or any(a.startswith("--auth-token") for a in argv):
+        return argv
+    return [*argv, f"--auth-token={secret}"]
 
 
 def main() -> None:
@@ -363,7 +383,7 @@ def main() -> None:
         reuse_action_connections()
     from rasa.__main__ import main as rasa_main
 
-    sys.argv[0] = "rasa"
+    sys.argv[:] = auth_token_from_environment(["rasa", *sys.argv[1:]])
     rasa_main()
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -52,6 +53,12 @@ def limits() -> dict[str, Limit]:
         # One IP address on the chat endpoint (a household or office may share one).
         "ip": Limit.from_env("ip", "BOT_RATE_IP", "120/60"),
         "upload": Limit.from_env("upload", "BOT_RATE_UPLOAD", "10/600"),
+        # One IP address on each public API: Open311, youth search, the case status API (each
+        # counted apart, `per_ip`). Youth search runs the sentence encoder; Open311 reads the case store.
+        "api": Limit.from_env("api", "BOT_RATE_API", "120/60"),
+        # /healthz asks every part (Rasa, the action server, the database) each time it is called;
+        # monitors and `bot run` itself (every 0.5 s while starting) call it from one address.
+        "health": Limit.from_env("health", "BOT_RATE_HEALTH", "600/60"),
     }
 
 
@@ -162,3 +169,33 @@ def too_many(verdict: Verdict, lang: str = "zh") -> JSONResponse:
     return JSONResponse({"error": "too many requests", "retry_after": verdict.retry_after,
                          "text": limited_text(verdict, lang)},
                         status_code=429, headers={"Retry-After": str(verdict.retry_after)})
+
+
+class Limited(Exception):
+    """Raised by a `per_ip` dependency; bot/app.py answers it (429 with Retry-After)."""
+
+    def __init__(self, verdict: Verdict, area: str) -> None:
+        super().__init__(area)
+        self.verdict, self.area = verdict, area
+
+
+def per_ip(area: str, limit: str = "api") -> Callable[[Request], Awaitable[None]]:
+    """A FastAPI dependency: `limit` per client address, counted per `area` and first path
+    segment (so heavy use of one API, e.g. Open311, does not use up another's, e.g. the case
+    status API on the same router). Mounted on whole routers in bot/app.py."""
+
+    async def dependency(request: Request) -> None:
+        segment = request.url.path.lstrip("/").split("/", 1)[0]
+        verdict = await check(limit, f"{area}:{segment}:{ip_key(client_ip(request))}")
+        if not verdict.allowed:
+            raise Limited(verdict, area)
+
+    return dependency
+
+
+def limited_response(exc: Limited, path: str = "") -> JSONResponse:
+    if path.startswith("/open311/"):  # GeoReport v2's error shape
+        text = f"too many requests; retry after {exc.verdict.retry_after} s"
+        return JSONResponse([{"code": 429, "description": text}], status_code=429,
+                            headers={"Retry-After": str(exc.verdict.retry_after)})
+    return too_many(exc.verdict)

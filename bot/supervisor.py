@@ -15,6 +15,7 @@ import sys
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bot import rasa_endpoints
 from bot.catalogue import ROOT
@@ -64,11 +65,12 @@ def children() -> list[Child]:
     base = dict(os.environ)
     base["PYTHONPATH"] = str(ROOT)
     base["RASA_TELEMETRY_ENABLED"] = "false"
-    actions_env = {**base, "SANIC_HOST": "127.0.0.1", "BOT_ACTIONS_PRELOAD": "1"}
-    # Rasa's HTTP API (loopback only, token-protected) lets the retrain job switch the running
-    # server to a new model with PUT /model (bot/staff/retrain.py); the gateway gets the token.
+    # The internal secret (bot/internal.py): Rasa's HTTP API token (the retrain job switches the
+    # running server to a new model with PUT /model) and the key to Rasa's chat channel and the
+    # action server. Every part gets it in its environment, never on its command line.
     api_token = os.environ.get("BOT_RASA_API_TOKEN") or secrets.token_urlsafe(24)
     base["BOT_RASA_API_TOKEN"] = api_token
+    actions_env = {**base, "SANIC_HOST": "127.0.0.1", "BOT_ACTIONS_PRELOAD": "1"}
     # One Rasa per port in BOT_RASA_PORTS (replicas sharing the tracker and lock stores), else one.
     ports = cfg.rasa_ports
     # e5's OpenMP threads: the cores shared out among the replicas (2 replicas on 2 cores, one
@@ -78,17 +80,37 @@ def children() -> list[Child]:
                    # bot.rasa_process: `rasa run` with the speed-ups measured in benchmarks/README.md.
                    [str(RASA_PY), "-m", "bot.rasa_process", "run", "--model", str(model), "--endpoints", str(endpoints),
                     "--credentials", str(ROOT / "credentials.yml"), "-i", "127.0.0.1", "-p", str(port),
-                    # "=": a token starting with "-" would otherwise be read as an option
-                    "--enable-api", f"--auth-token={api_token}"],
-                   {**rasa_env(), "OMP_NUM_THREADS": threads}) for i, port in enumerate(ports)]
+                    # --auth-token: added by bot.rasa_process from BOT_RASA_API_TOKEN, inside the process
+                    "--enable-api"],
+                   {**rasa_env(), "OMP_NUM_THREADS": threads, "BOT_RASA_API_TOKEN": api_token})
+             for i, port in enumerate(ports)]
     return [
         Child("actions", [str(VENV_PY), "-m", "rasa_sdk", "--actions", "actions", "-p", str(cfg.actions_port)],
               actions_env),
         *rasas,
         Child("gateway", [str(VENV_PY), "-m", "uvicorn", "bot.app:create_app", "--factory",
                           "--host", os.environ.get("BOT_HOST", "127.0.0.1"), "--port", str(cfg.port),
-                          "--no-access-log"], base),
+                          # uvicorn would believe X-Forwarded-For from 127.0.0.1; only BOT_TRUSTED_PROXIES is
+                          # believed (bot.ratelimit.client_ip), so it must not rewrite the peer first.
+                          "--no-access-log", "--no-proxy-headers"], base),
     ]
+
+
+def private_var(var_dir: Path) -> None:
+    """var/ and what is in it, readable by the owner only (a var/ from before the umask, or
+    one copied in): the databases, photos, keys and var/endpoints.yml hold personal data and
+    passwords. Files 0600, directories 0700; symlinks are left alone (they point elsewhere)."""
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(var_dir, 0o700)
+    for root, dirs, files in os.walk(var_dir):
+        for name in dirs:
+            path = Path(root) / name
+            if not path.is_symlink():
+                os.chmod(path, 0o700)
+        for name in files:
+            path = Path(root) / name
+            if not path.is_symlink():
+                os.chmod(path, 0o600)
 
 
 def _refresh_model(child: Child) -> None:
@@ -110,8 +132,12 @@ def _healthy(port: int) -> bool:
 def run(train_first: bool = True) -> int:
     from bot.privacy import configure_logging
 
+    # Files and directories this run and its parts create (var/: databases, photos, keys, the
+    # endpoints file) are the owner's alone; what exists already is tightened by private_var().
+    os.umask(0o077)
     configure_logging()
     cfg = settings()
+    private_var(cfg.var_dir)
     if train_first:
         train()  # no-op when the model matches the data
     if latest_model() is None:

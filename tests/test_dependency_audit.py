@@ -36,3 +36,48 @@ def test_known_findings_file_is_valid_and_every_entry_has_a_reason():
     assert all(reason.strip() for reason in [*known.values(), *report_only.values()])
     assert set(report_only) <= {lock.name for lock in audit.LOCKS}
 
+
+
+def _result(lock: str, audited: int, unchecked: int, findings: list | None = None) -> dict:
+    return {"lock": lock, "audited": audited, "not_audited": [f"p{i}==1" for i in range(unchecked)],
+            "findings": findings or []}
+
+
+def test_nothing_checked_is_said_plainly_and_is_not_a_pass():
+    offline = [_result("gateway.lock", 0, 134), _result("rasa.lock", 0, 184)]
+    code, lines = audit.judge(offline, allow_offline=False)
+    text = "\n".join(lines)
+    assert code == audit.OFFLINE_EXIT and "audit: could not check 318 of 318 packages" in text
+    assert "FAILED" in text
+    code, lines = audit.judge(offline, allow_offline=True)  # an offline CI that says so
+    assert code == 0 and "NOT a pass" in "\n".join(lines) and "could not check 318" in "\n".join(lines)
+    # A local build pip-audit cannot look up (torch "+cpu") is counted, but the lock was checked.
+    code, lines = audit.judge([_result("gateway.lock", 133, 1)], allow_offline=False)
+    assert code == 0 and "could not check 1 of 134 packages" in "\n".join(lines)
+    # One lock unreachable while the other was checked: still not a pass.
+    assert audit.judge([_result("gateway.lock", 134, 0), _result("package-lock.json", 0, 3)], False)[0] == 3
+
+
+def test_a_new_finding_fails_even_offline_allowed():
+    new = {"package": "jinja2", "version": "3.1.2", "id": "GHSA-x", "fix_versions": [], "known_reason": None}
+    assert audit.judge([_result("gateway.lock", 2, 0, [new]), _result("rasa.lock", 0, 5)], True)[0] == 1
+
+
+NPM_REPORT = {"auditReportVersion": 2, "vulnerabilities": {
+    "leaflet": {"name": "leaflet", "severity": "moderate", "via": [
+        {"source": 1099999, "name": "leaflet", "title": "XSS", "url": "https://github.com/advisories/GHSA-abcd-1234-wxyz",
+         "severity": "moderate", "range": "<1.9.5"}]},
+    "chart.js": {"name": "chart.js", "severity": "moderate", "via": ["leaflet"]}}}
+
+
+def test_npm_lock_is_covered():
+    packages = audit.npm_packages()
+    assert {"axe-core", "chart.js", "leaflet"} <= set(packages)  # package-lock.json, not a guess
+    checked = audit.summarise_npm(NPM_REPORT, packages, known={}, report_only={})
+    assert checked["audited"] == len(packages) and checked["not_audited"] == []
+    assert [(f["package"], f["id"], f["known_reason"]) for f in checked["findings"]] == [
+        ("leaflet", "GHSA-abcd-1234-wxyz", None)]
+    listed = audit.summarise_npm(NPM_REPORT, packages, known={"GHSA-abcd-1234-wxyz": "map tiles only"}, report_only={})
+    assert listed["findings"][0]["known_reason"] == "map tiles only"
+    unreachable = audit.summarise_npm(None, packages, known={}, report_only={})
+    assert unreachable["audited"] == 0 and len(unreachable["not_audited"]) == len(packages)

@@ -177,3 +177,24 @@ async def test_forwarded_address_counts_only_behind_a_trusted_proxy(gateway, mon
     # Not behind a trusted proxy: the caller's own address; a forged header buys no fresh count.
     assert await codes("203.0.113.3") == limited
     assert await codes("203.0.113.4") == [429] * 9
+
+
+# ---- the public APIs: Open311, youth, the case status API, /healthz ----------------------------
+async def test_public_apis_are_limited_per_ip_each_on_its_own(gateway, monkeypatch) -> None:
+    client, _ = gateway
+    monkeypatch.setenv("BOT_RATE_API", "3/600")  # long windows: all calls of the test fall in one
+    monkeypatch.setenv("BOT_RATE_HEALTH", "2/600")
+    open311 = [(await client.get("/open311/v2/services.json")) for _ in range(4)]
+    assert [r.status_code for r in open311] == [200, 200, 200, 429]
+    refused = open311[-1]
+    assert refused.json()[0]["code"] == 429 and 1 <= int(refused.headers["Retry-After"]) <= 600  # GeoReport errors
+    assert (await client.get("/open311/v2/requests.xml")).status_code == 429  # every Open311 address
+    # The youth API and the status API count apart from Open311 (and from each other).
+    youth = [(await client.get("/api/youth/compare", params={"ids": "x"})).status_code for _ in range(4)]
+    assert youth == [400, 400, 400, 429]  # (ids too short: refused before any search, counted all the same)
+    status = [(await client.post("/api/cases/KH-0000001/status", json={"status": "closed"})).status_code
+              for _ in range(4)]
+    assert status == [403, 403, 403, 429]  # no staff token: refused, and counted all the same
+    health = [(await client.get("/healthz")).status_code for _ in range(3)]
+    assert health[:2] != [429, 429] and health[2] == 429
+    assert "1999" in (await client.get("/healthz")).json()["text"]

@@ -91,3 +91,110 @@ def test_cli_refuses_a_bad_setting(tmp_path):
     out = subprocess.run([str(ROOT / ".venv/bin/python"), "-m", "bot", "retention", "--dry-run"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "would purge 0 case(s) closed over 30 days ago" in out.stdout
+
+
+# ---- conversations: BOT_RETENTION_CHAT_DAYS ----------------------------------------------------
+def _tracker_events(rows: list[tuple[str, float, str]]):
+    """Rasa's SQL tracker store table (the columns Rasa 3.6 creates), with `rows`."""
+    import sqlalchemy as sa
+
+    from bot.config import settings
+
+    url = settings().tracker_url
+    engine = db.engine() if url == settings().database_url else sa.create_engine(url)
+    events = sa.Table("events", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                      sa.Column("sender_id", sa.String(255)), sa.Column("type_name", sa.String(255)),
+                      sa.Column("timestamp", sa.Float), sa.Column("intent_name", sa.String(255)),
+                      sa.Column("action_name", sa.String(255)), sa.Column("data", sa.Text))
+    events.drop(engine, checkfirst=True)
+    events.create(engine)
+    with engine.begin() as conn:
+        conn.execute(events.insert(), [{"sender_id": s, "type_name": "user", "timestamp": t, "data": d}
+                                       for s, t, d in rows])
+    return engine, events
+
+
+def test_conversations_go_after_chat_days(database):
+    import os
+    import time
+
+    from sqlalchemy import select
+
+    from bot.notify import Notification
+    from bot.staff.curation import CurationItem
+
+    now = db.utcnow()
+    old, recent = now - timedelta(days=100), now - timedelta(days=5)
+    with db.session_factory()() as s:
+        s.add_all([Notification(at=old, channel="web", sender="p-old", retry_key="k1", body='[{"text": "0912345678"}]'),
+                   Notification(at=recent, channel="web", sender="p-new", retry_key="k2", body="[]"),
+                   db.MessageLog(at=old, channel="web", sender="p-old", status="ok", latency_ms=5),
+                   db.MessageLog(at=recent, channel="web", sender="p-new", status="ok", latency_ms=5),
+                   CurationItem(created_at=old, kind="fallback", text="王先生 路燈", channel="web", citizen="p-old"),
+                   CurationItem(created_at=recent, kind="fallback", text="路燈", channel="web", citizen="p-new")])
+        s.commit()
+    engine, events = _tracker_events([("web-old", time.time() - 100 * 86400, "我家電話0912345678"),
+                                      ("web-new", time.time() - 5 * 86400, "你好")])
+    in_case = _case(None, now - timedelta(days=100)).photos[0]  # an open case's photo: kept
+    orphan_old, orphan_new = media.save(_png()).image_id, media.save(_png()).image_id
+    for image_id in (in_case, orphan_old):
+        for path in media.media_dir().glob(f"{image_id}.*"):
+            os.utime(path, (old.timestamp(), old.timestamp()))
+
+    dry = retention.purge(days=0, chat_days=90, now=now, dry_run=True)
+    assert (dry.notifications, dry.message_logs, dry.curation_items, dry.tracker_events, dry.uploads) == (1, 1, 1, 1, 1)
+    done = retention.purge(days=0, chat_days=90, now=now)
+    assert (done.notifications, done.message_logs, done.curation_items, done.tracker_events, done.uploads) == (
+        1, 1, 1, 1, 1)
+
+    with db.session_factory()() as s:
+        assert [n.sender for n in s.scalars(select(Notification))] == ["p-new"]
+        assert sorted(m.sender for m in s.scalars(select(db.MessageLog))) == sorted(["p-new", retention.PURGED])
+        items = {i.citizen: i for i in s.scalars(select(CurationItem))}
+        assert items[retention.PURGED].text == "" and items[retention.PURGED].status == "dismissed"
+        assert items["p-new"].text == "路燈" and items["p-new"].status == "open"
+    with engine.connect() as conn:
+        assert [r.sender_id for r in conn.execute(select(events.c.sender_id))] == ["web-new"]
+    assert media.find(orphan_old) is None and not list(media.media_dir().glob(f"{orphan_old}.*"))
+    assert media.find(orphan_new) is not None and media.find(in_case) is not None
+
+    again = retention.purge(days=0, chat_days=90, now=now)  # nothing twice
+    assert (again.notifications, again.message_logs, again.curation_items, again.tracker_events, again.uploads) == (
+        0, 0, 0, 0, 0)
+    assert retention.purge(days=0, chat_days=0, now=now + timedelta(days=999)).message_logs == 0  # 0 = off
+    events.drop(engine)
+    if engine is not db.engine():
+        engine.dispose()
+
+
+def test_chat_days_setting(monkeypatch):
+    import pytest
+
+    monkeypatch.setenv("BOT_RETENTION_CHAT_DAYS", "30")
+    assert retention.chat_retention_days() == 30
+    monkeypatch.delenv("BOT_RETENTION_CHAT_DAYS")
+    assert retention.chat_retention_days() == retention.DEFAULT_CHAT_DAYS
+    for bad in ("a month", "-1"):
+        monkeypatch.setenv("BOT_RETENTION_CHAT_DAYS", bad)
+        with pytest.raises(SystemExit, match="BOT_RETENTION_CHAT_DAYS"):
+            retention.chat_retention_days()
+
+
+def test_var_is_made_private(tmp_path):
+    """`bot run` tightens a var/ made before its umask: files 0600, directories 0700."""
+    import os
+    import stat
+
+    from bot.supervisor import private_var
+
+    var = tmp_path / "var"
+    (var / "media").mkdir(parents=True)
+    for name in ("bot.db", "pseudonym.key", "endpoints.yml", "media/a.jpg"):
+        (var / name).write_text("x")
+        os.chmod(var / name, 0o644)
+    os.chmod(var / "media", 0o755)
+    os.chmod(var, 0o755)
+    private_var(var)
+    assert stat.S_IMODE(var.stat().st_mode) == 0o700 and stat.S_IMODE((var / "media").stat().st_mode) == 0o700
+    for name in ("bot.db", "pseudonym.key", "endpoints.yml", "media/a.jpg"):
+        assert stat.S_IMODE((var / name).stat().st_mode) == 0o600, name

@@ -1,9 +1,14 @@
-"""The hash-chained access log: append, verify, tampering found by `python -m bot audit verify`,
-concurrent appends on real PostgreSQL, and the citizen's "誰看過我的案件" answer."""
+"""The keyed, hash-chained access log: append, verify, tampering found by `python -m bot audit
+verify` (a changed, deleted or re-hashed entry, a cut tail with the head rolled back, a deleted
+head row), the key and the head kept outside the database (a file, or Redis), concurrent
+appends on real PostgreSQL, and the citizen's "誰看過我的案件" answer."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import stat
 import subprocess
 import threading
 from datetime import datetime
@@ -15,7 +20,13 @@ from bot import db
 from bot.cases import store
 from bot.staff import audit, case_views
 from bot.staff.auth import StaffUser
-from tests.cases_fixtures import database_fixture, empty_tables, reset, use_database  # noqa: F401 - fixtures
+from tests.cases_fixtures import (  # noqa: F401 - fixtures
+    database_fixture,
+    empty_tables,
+    reset,
+    sqlite_db_fixture,
+    use_database,
+)
 from tests.conftest import ROOT
 
 PWB = StaffUser(1, "hank", "handler", "PWB", "Hank")
@@ -71,6 +82,91 @@ def test_tampering_is_found_and_named_by_the_cli(database, tmp_path, tamper) -> 
     assert bad.returncode == 1, bad.stdout + bad.stderr
     assert f"seq {broken}" in bad.stdout, bad.stdout
     assert audit.verify().broken_seq == broken
+
+
+def _at(row) -> datetime:
+    return row["at"] if isinstance(row["at"], datetime) else datetime.fromisoformat(row["at"])  # SQLite: text
+
+
+def _unkeyed(row, prev_hash: str, obj: str) -> str:
+    """The hash as it was before it was keyed: sha256 of the canonical JSON, computable by anyone."""
+    fields = {"seq": row["seq"], "at": audit._stamp(_at(row)), "user_id": row["user_id"], "role": row["role"],
+              "agency": row["agency"], "action": row["action"], "object": obj, "citizen": row["citizen"],
+              "prev_hash": prev_hash}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False,
+                                     separators=(",", ":")).encode()).hexdigest()
+
+
+def _five_entries() -> None:
+    for i in range(1, 6):
+        audit.append(PWB if i % 2 else EPB, "case.view", f"KH-2612-00000{i}", "citizen-a")
+
+
+@pytest.mark.parametrize("tamper", ["cut_and_roll_head_back", "cut_and_delete_head_row", "rehash_tail_unkeyed"])
+def test_an_insider_with_database_access_cannot_hide_a_cut_or_rebuild_the_chain(database, tmp_path, tamper) -> None:
+    _five_entries()
+    url = db.engine().url.render_as_string(hide_password=False)
+    with db.engine().begin() as conn:
+        rows = {r["seq"]: r for r in conn.execute(text("SELECT * FROM staff_audit ORDER BY seq")).mappings()}
+        if tamper == "cut_and_roll_head_back":  # the last view removed, the head row made to agree
+            conn.execute(delete(audit.AuditEntry).where(audit.AuditEntry.seq == 5))
+            conn.execute(update(audit.AuditHead).values(seq=4, hash=rows[4]["hash"]))
+            broken = 5
+        elif tamper == "cut_and_delete_head_row":
+            conn.execute(delete(audit.AuditEntry).where(audit.AuditEntry.seq == 5))
+            conn.execute(delete(audit.AuditHead))
+            broken = 5
+        else:  # entry 4 changed, then 4 and 5 re-hashed the only way one can without the key, head row too
+            h4 = _unkeyed(rows[4], rows[4]["prev_hash"], "KH-0000-000000")
+            h5 = _unkeyed(rows[5], h4, rows[5]["object"])
+            conn.execute(update(audit.AuditEntry).where(audit.AuditEntry.seq == 4).values(object="KH-0000-000000",
+                                                                                          hash=h4))
+            conn.execute(update(audit.AuditEntry).where(audit.AuditEntry.seq == 5).values(prev_hash=h4, hash=h5))
+            conn.execute(update(audit.AuditHead).values(seq=5, hash=h5))
+            broken = 4
+    bad = verify_cli(url, str(tmp_path / "var"))
+    assert bad.returncode == 1, bad.stdout + bad.stderr
+    assert f"seq {broken}" in bad.stdout, bad.stdout
+    assert audit.verify().broken_seq == broken
+
+
+def test_the_key_and_the_head_live_outside_the_database(sqlite_db, tmp_path, monkeypatch) -> None:
+    _five_entries()
+    var = tmp_path / "var"
+    key, head = var / "audit.key", var / "audit.head"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and stat.S_IMODE(head.stat().st_mode) == 0o600
+    with db.session_factory()() as s:
+        last = s.get(audit.AuditEntry, 5).hash
+    assert json.loads(head.read_text()) == {"seq": 5, "hash": last}
+    # Another key (BOT_AUDIT_KEY) and none of the stored hashes holds.
+    monkeypatch.setenv("BOT_AUDIT_KEY", "a-different-secret-key")
+    assert audit.verify().broken_seq == 1
+
+
+def test_the_head_is_shared_in_redis_when_configured(sqlite_db, tmp_path, monkeypatch) -> None:
+    import redis
+
+    from bot import config
+
+    monkeypatch.setenv("BOT_REDIS_URL", "redis://127.0.0.1:6379/0")
+    config.settings.cache_clear()
+    head = audit.outside_head()
+    assert isinstance(head, audit.RedisHead)
+    try:
+        _five_entries()
+        assert not (tmp_path / "var" / "audit.head").exists()
+        with db.session_factory()() as s:
+            last = s.get(audit.AuditEntry, 5).hash
+        assert redis.Redis.from_url("redis://127.0.0.1:6379/0").get(head.name) == f"5:{last}".encode()
+        head.advance(3, "0" * 64)  # a late writer of an older entry does not move it back
+        assert head.read() == (5, last)
+        with db.engine().begin() as conn:
+            row4 = conn.execute(text("SELECT hash FROM staff_audit WHERE seq = 4")).scalar_one()
+            conn.execute(delete(audit.AuditEntry).where(audit.AuditEntry.seq == 5))
+            conn.execute(update(audit.AuditHead).values(seq=4, hash=row4))
+        assert audit.verify().broken_seq == 5
+    finally:
+        redis.Redis.from_url("redis://127.0.0.1:6379/0").delete(head.name)
 
 
 def test_concurrent_appends_on_postgresql_keep_one_chain(pg_database, tmp_path, monkeypatch) -> None:

@@ -63,7 +63,12 @@ def filed(case: store.Case, lang: str = "zh") -> list[Outgoing]:
     zh = (f"已立案！案件編號 {case.number}，由{agency}處理{days}。"
           "進度更新會通知您，也可以隨時說「我的案件」查詢。")
     en = f"Filed! Case number {case.number}{days_en}. You will be told of progress; say 'my cases' any time."
-    return [Outgoing(text=t(lang, zh, en), custom=card(case, lang))]
+    return [Outgoing(text=t(lang, zh, en), custom={**card(case, lang), "type": "case_filed"})]
+
+
+def field_payload(name: str, state: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """The reply protocol's `case_field` payload (docs/reply_protocol.md): the field asked for."""
+    return {"type": "case_field", "field": name, "service": state.get("case_service") or "", **extra}
 
 
 def t(lang: str, zh: str, en: str) -> str:
@@ -167,7 +172,8 @@ def _place_slots(place: places.Place) -> dict[str, Any]:
 def _cancelled(lang: str) -> Step:
     slots: dict[str, Any] = dict.fromkeys(DRAFT_SLOTS)
     return Step(slots=slots, say=[Outgoing(text=t(lang, "好的，已取消這次通報，不會立案。有需要隨時再告訴我。",
-                                                 "OK, the report is cancelled; nothing was filed."))], stop=True)
+                                                 "OK, the report is cancelled; nothing was filed."),
+                                           custom={"type": "answer"})], stop=True)
 
 
 def interpret(state: dict[str, Any], msg: Message, cat: Catalogue | None = None) -> Step:
@@ -179,8 +185,9 @@ def interpret(state: dict[str, Any], msg: Message, cat: Catalogue | None = None)
     rule = emergency.detect(msg.text) if msg.text else None
     if rule is not None:
         svc = cat.services[rule.service]
-        step.say.append(Outgoing(text=svc.answer(lang), custom={"type": "emergency",
-                                                                 "number": svc.agency.removeprefix("EMERG-")}))
+        from bot.replies import emergency_custom
+
+        step.say.append(Outgoing(text=svc.answer(lang), custom=emergency_custom(svc.agency)))
         step.slots.update(dict.fromkeys(DRAFT_SLOTS))
         step.stop = True
         return step
@@ -196,7 +203,8 @@ def interpret(state: dict[str, Any], msg: Message, cat: Catalogue | None = None)
         place = places.parse(msg.location_text, msg.lat, msg.lon)
         if place.out_of_city:
             step.say.append(Outgoing(text=t(lang, "這個位置不在高雄市範圍內，請確認後再傳一次。",
-                                             "That location is outside Kaohsiung; please check it.")))
+                                             "That location is outside Kaohsiung; please check it."),
+                                     custom=field_payload("location", state, retry=True)))
         else:
             step.slots.update(_place_slots(place))
         return step
@@ -222,21 +230,25 @@ def _location(state: dict[str, Any], msg: Message, step: Step) -> None:
     draft = state.get("case_location_draft") or ""
     place = places.parse(f"{draft} {msg.text}".strip() if draft else msg.text, answer=True)
     if place.out_of_city:
-        step.say.append(Outgoing(text=t(lang, OUTSIDE_ZH, OUTSIDE_EN)))
+        step.say.append(Outgoing(text=t(lang, OUTSIDE_ZH, OUTSIDE_EN),
+                                 custom=field_payload("location", state, retry=True)))
         step.slots["case_location_draft"] = None
     elif place.complete:
         step.slots.update(_place_slots(place))
     elif place.district and not place.road:
         step.slots["case_location_draft"] = place.text
         step.say.append(Outgoing(text=t(lang, f"好的，在{place.district}。請問是哪條路、門牌或附近的地標？",
-                                         f"OK, in {place.district}. Which road, house number or landmark?")))
+                                         f"OK, in {place.district}. Which road, house number or landmark?"),
+                                 custom=field_payload("location", state, retry=True)))
     elif place.road:
         step.slots["case_location_draft"] = place.text
         step.say.append(Outgoing(text=t(lang, f"請問「{place.road}」在哪一區？（例如：三民區）",
-                                         f"Which district is {place.road} in? (e.g. Sanmin District)")))
+                                         f"Which district is {place.road} in? (e.g. Sanmin District)"),
+                                 custom=field_payload("location", state, retry=True)))
     else:
         step.slots["case_location_draft"] = None
-        step.say.append(Outgoing(text=t(lang, NO_PLACE_ZH, NO_PLACE_EN)))
+        step.say.append(Outgoing(text=t(lang, NO_PLACE_ZH, NO_PLACE_EN),
+                                 custom=field_payload("location", state, retry=True)))
 
 
 def _dup_choice(state: dict[str, Any], msg: Message, step: Step) -> None:
@@ -251,7 +263,8 @@ def _photo(state: dict[str, Any], msg: Message, step: Step) -> None:
         step.slots["case_photo"] = NONE
     elif msg.text:
         step.say.append(Outgoing(text=t(msg.lang, "請直接傳送照片；沒有照片的話按「略過」。",
-                                         "Please send a photo, or tap Skip.")))
+                                         "Please send a photo, or tap Skip."),
+                                 custom=field_payload("photo", state, retry=True)))
 
 
 def _free_text(slot: str) -> Any:
@@ -273,7 +286,8 @@ def _plate(state: dict[str, Any], msg: Message, step: Step) -> None:
         step.slots["case_plate"] = f"{m.group(1)}-{m.group(2)}"
     else:
         step.say.append(Outgoing(text=t(msg.lang, "請輸入車牌號碼，例如 ABC-1234。",
-                                         "Please type the plate, e.g. ABC-1234.")))
+                                         "Please type the plate, e.g. ABC-1234."),
+                                 custom=field_payload("plate", state, retry=True)))
 
 
 def _confirm(state: dict[str, Any], msg: Message, step: Step) -> None:
@@ -289,7 +303,8 @@ def _confirm(state: dict[str, Any], msg: Message, step: Step) -> None:
             text=t(msg.lang, "要修改哪一項？", "What should I change?"),
             buttons=[Button(t(msg.lang, "修改地點", "Change place"), "/correct_location"),
                      Button(t(msg.lang, "修改說明", "Change description"), "/correct_description"),
-                     Button(t(msg.lang, "取消通報", "Cancel"), "/cancel_case")]))
+                     Button(t(msg.lang, "取消通報", "Cancel"), "/cancel_case")],
+            custom=field_payload("change", state)))
 
 
 _ANSWERS = {"case_location": _location, "case_dup_choice": _dup_choice, "case_photo": _photo,
@@ -308,7 +323,21 @@ def check_duplicates(state: dict[str, Any]) -> dict[str, Any]:
 
 # What the form says when it asks for a slot.
 
+# The reply protocol's name of the field each slot asks for (case_field.field).
+FIELDS = {"case_location": "location", "case_plate": "plate", "case_dup_choice": "duplicate", "case_photo": "photo",
+          "case_time": "time", "case_description": "description", "case_confirm": "confirm"}
+
+
 def ask(slot: str, state: dict[str, Any], lang: str = "zh") -> list[Outgoing]:
+    out = _question(slot, state, lang)
+    for o in out:
+        if o.custom is None:
+            extra = {"duplicate": state.get("case_duplicate") or ""} if slot == "case_dup_choice" else {}
+            o.custom = field_payload(FIELDS[slot], state, **extra)
+    return out
+
+
+def _question(slot: str, state: dict[str, Any], lang: str = "zh") -> list[Outgoing]:
     skip = Button(t(lang, "略過", "Skip"), "/skip_field")
     cancel = Button(t(lang, "取消通報", "Cancel"), "/cancel_case")
     if slot == "case_location":
@@ -359,10 +388,12 @@ def summary(state: dict[str, Any], lang: str = "zh") -> Outgoing:
         buttons=[Button(t(lang, "確認送出", "Submit"), "/affirm"),
                  Button(t(lang, "修改地點", "Change place"), "/correct_location"),
                  Button(t(lang, "取消通報", "Cancel"), "/cancel_case")],
-        custom={"type": "case_summary", "draft": True, "service": svc.id if svc else "", "service_name": name,
-                "location": _shown(state.get("case_location"), lang),
-                "description": _shown(state.get("case_description"), lang),
-                "fields": [{"label": k, "value": v} for k, v in rows]},
+        # The confirm question: a case_field carrying the draft to confirm (docs/reply_protocol.md).
+        custom=field_payload("confirm", state, summary={
+            "service": svc.id if svc else "", "service_name": name,
+            "location": _shown(state.get("case_location"), lang),
+            "description": _shown(state.get("case_description"), lang),
+            "fields": [{"label": k, "value": v} for k, v in rows]}),
     )
 
 
@@ -381,9 +412,11 @@ def submit(state: dict[str, Any], channel: str, citizen: str, lang: str = "zh") 
         return []
     if state.get("case_dup_choice") == "follow" and state.get("case_duplicate"):
         case = store.follow(state["case_duplicate"], channel, citizen)
+        # The follower learns the problem is known and where it stands, never the first
+        # reporter's words, address, photos or the staff's notes.
         return [Outgoing(text=t(lang, f"好的，您已追蹤案件 {case.number}，處理進度會通知您。",
                                 f"Done: you now follow case {case.number} and will get its updates."),
-                         custom=card(case, lang))]
+                         custom=card(case, lang, private=is_reporter(case, channel, citizen)))]
     if state.get("case_confirm") != "yes":
         return []
     extra = {k: state[f"case_{k}"] for k in ("time", "plate") if state.get(f"case_{k}") not in (None, NONE)}
@@ -413,16 +446,18 @@ def _agency_zh(svc: Service) -> str:
 
 
 def card(case: store.Case, lang: str = "zh", private: bool = True) -> dict[str, Any]:
-    """The case_summary payload; `private=False` leaves out everything about the reporter."""
+    """The case_summary payload. `private=True` is for the reporter only; `private=False` (for
+    followers and anyone else) is the public summary: service, agency, district, status."""
     svc = catalogue().service(case.service)
     out: dict[str, Any] = {
         # case_id and service_name are what the LINE renderer reads (bot/channels/line_render.py).
         "type": "case_summary", "number": case.number, "case_id": case.number, "service": case.service,
         "service_name": svc.name(lang) if svc else case.service, "agency": case.agency, "unit": case.unit,
         "status": case.status, "status_text": (store.STATUS_EN if lang == "en" else store.STATUS_ZH)[case.status],
+        "district": case.district,
     }
     if private:
-        out.update(location=case.location_text, district=case.district, description=case.description,
+        out.update(location=case.location_text, description=case.description,
                    photos=len(case.photos or []), created_at=store.as_utc(case.created_at).isoformat(),
                    expected_by=store.as_utc(case.expected_by).isoformat() if case.expected_by else None,
                    history=[{"status": e.status, "at": store.as_utc(e.at).isoformat(), "note": e.note}
@@ -434,11 +469,24 @@ def my_cases(channel: str, citizen: str, lang: str = "zh") -> list[Outgoing]:
     cases = store.citizen_cases(channel, citizen)
     if not cases:
         return [Outgoing(text=t(lang, "目前查不到您的案件。要通報問題，直接告訴我狀況就可以。",
-                                "You have no cases yet. Tell me about a problem to report one."))]
+                                "You have no cases yet. Tell me about a problem to report one."),
+                         custom={"type": "case_list", "cases": []})]
     status = store.STATUS_EN if lang == "en" else store.STATUS_ZH
-    lines = [f"{c.number} {_name(c, lang)}（{status[c.status]}）{c.location_text[:20]}" for c in cases]
+    lines = [f"{c.number} {_name(c, lang)}（{status[c.status]}）{_place_for(c, channel, citizen, lang)}"
+             for c in cases]
     return [Outgoing(text=t(lang, "您的案件：\n", "Your cases:\n") + "\n".join(lines),
                      custom={"type": "case_list", "cases": [card(c, lang, private=False) for c in cases]})]
+
+
+def is_reporter(case: store.Case, channel: str, citizen: str) -> bool:
+    return store.is_reporter(case, channel, citizen)
+
+
+def _place_for(case: store.Case, channel: str, citizen: str, lang: str) -> str:
+    """The reporter's own place; a followed case shows only its district."""
+    if is_reporter(case, channel, citizen):
+        return case.location_text[:20]
+    return f"{case.district or ''}{t(lang, '（追蹤中）', ' (following)')}"
 
 
 def _name(case: store.Case, lang: str) -> str:
@@ -447,19 +495,22 @@ def _name(case: store.Case, lang: str) -> str:
 
 
 def lookup(number: str, channel: str, citizen: str, lang: str = "zh") -> list[Outgoing]:
-    """A case number typed in chat: details for its reporter and followers, status only otherwise."""
+    """A case number typed in chat: details for its reporter only. Numbers are sequential (anyone
+    can guess one), and a follower is a stranger too: both get the public summary."""
     norm = number.upper().replace("KH", "").replace("-", "")
     number = f"KH-{norm[:4]}-{norm[4:]}"
     case = store.get_case(number)
     if case is None:
         return [Outgoing(text=t(lang, f"查不到案件 {number}，請確認編號。",
-                                f"No case {number}; please check the number."))]
+                                f"No case {number}; please check the number."),
+                         custom={"type": "answer", "service": "case_status"})]
     status = (store.STATUS_EN if lang == "en" else store.STATUS_ZH)[case.status]
-    if not store.may_read(case, channel, citizen):
-        zh = f"案件 {number}（{_name(case, lang)}）目前狀態：{status}。詳細內容只提供給通報人與追蹤者。"
-        en = f"Case {number} ({_name(case, lang)}) is {status}. Details are shown only to its reporter and followers."
-        return [Outgoing(text=t(lang, zh, en),
-                         custom=card(case, lang, private=False))]
+    if not is_reporter(case, channel, citizen):
+        where = f"，{case.district}" if case.district else ""
+        where_en = f", {case.district}" if case.district else ""
+        zh = f"案件 {number}（{_name(case, lang)}{where}）目前狀態：{status}。詳細內容只提供給通報人。"
+        en = f"Case {number} ({_name(case, lang)}{where_en}) is {status}. Details are shown only to its reporter."
+        return [Outgoing(text=t(lang, zh, en), custom=card(case, lang, private=False))]
     last = case.history[-1] if case.history else None
     note = f"\n最新說明：{last.note}" if last and last.note else ""
     place = case.location_text or "（未提供）"

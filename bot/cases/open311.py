@@ -3,8 +3,14 @@
 Services are the catalogue's report services (their `open311_code`); attributes come from
 the fields a service asks besides place, photo and description. POST needs an api_key from
 BOT_OPEN311_API_KEYS (comma-separated). Errors are the spec's [{code, description}].
-GET views are public, so they show a case's road and district but not the house number,
-description or photos, except to the client that filed it.
+
+GET views are public and case numbers are sequential (anyone can walk them), so a public row
+holds only what the city publishes: service, status, district, the place rounded to 3 decimals
+(~100 m), the times, and the latest note staff marked public (phone numbers, e-mail addresses
+and ID numbers masked). Never the description, house number, photos, internal notes or reporter.
+The Open311 client that filed a case (its api_key) sees that case's description (masked),
+address, exact position and media_url. Chat cases (LINE, web, REST) are not published unless
+BOT_OPEN311_PUBLISH_CHAT is set, and then with the public fields only.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import asyncio
 import hmac
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
 from typing import Any
@@ -23,12 +30,15 @@ from fastapi.responses import JSONResponse, Response
 
 from bot.cases import places, store
 from bot.catalogue import Service, catalogue
-from bot.privacy import pseudonym
+from bot.config import settings
+from bot.privacy import mask, pseudonym
 
 router = APIRouter(prefix="/open311/v2")
 # Route pairs: the ".json" form is registered first (decorators apply bottom-up, so it is
 # written last), else "{code}" would swallow "PWB-POTHOLE.json".
 MAX_DESCRIPTION = 4000
+CHAT_CHANNELS = ("line", "web", "rest")  # citizens talking to the assistant, not Open311 clients
+PUBLIC_DECIMALS = 3  # ~110 m of latitude: the street, not the house
 _ATTRIBUTES = {
     "time": ("string", "何時發生 / When it happens"),
     "plate": ("string", "車牌號碼 / Plate number"),
@@ -84,6 +94,11 @@ def _format(name: str) -> tuple[str, str]:
     return name, "json"
 
 
+# Characters XML 1.0 cannot carry at all (control characters but tab/LF/CR, lone surrogates,
+# U+FFFE/U+FFFF): ElementTree writes them as they are, and a client's parser refuses the answer.
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def to_xml(data: Any, root: str, item: str) -> Response:
     """The spec's XML form of a JSON answer (errors become <errors><error>)."""
     status = 200
@@ -104,7 +119,7 @@ def to_xml(data: Any, root: str, item: str) -> Response:
                 fill(holder, sub, item if tag == item else "attribute")
         else:
             text = str(value).lower() if isinstance(value, bool) else ("" if value is None else str(value))
-            ET.SubElement(parent, tag).text = text
+            ET.SubElement(parent, tag).text = _XML_ILLEGAL.sub("", text)  # else the document does not parse
 
     if isinstance(data, dict):
         for key, value in data.items():
@@ -183,28 +198,45 @@ async def post_request(request: Request) -> Any:
     return [{"service_request_id": case.number, "service_notice": notice, "account_id": None}]
 
 
+def _hidden_channels() -> tuple[str, ...]:
+    return () if settings().open311_publish_chat else CHAT_CHANNELS
+
+
+def _public_note(case: store.Case) -> str:
+    """The newest note staff marked public since the case reached its current status."""
+    for event in reversed(case.history):
+        if event.status != case.status:
+            break
+        if event.public and event.note:
+            return mask(event.note)
+    return ""
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, PUBLIC_DECIMALS)
+
+
 def _row(case: store.Case, owner: bool) -> dict[str, Any]:
+    """One request, every GeoReport v2 field present; `owner`: the Open311 client that filed it."""
     svc = catalogue().service(case.service)
-    last = case.history[-1] if case.history else None
-    public_place = " ".join(x for x in (case.district, case.road) if x)
     return {
         "service_request_id": case.number,
         "status": "open" if case.is_open else "closed",
-        "status_notes": (last.note if last else "") or store.STATUS_ZH[case.status],
+        "status_notes": _public_note(case) or store.STATUS_ZH[case.status],
         "service_name": svc.name_zh if svc else case.service,
         "service_code": svc.open311_code if svc else "",
-        "description": case.description if owner else "",
+        "description": mask(case.description) if owner else "",
         "agency_responsible": f"{case.agency} {case.unit}".strip(),
         "service_notice": "",
         "requested_datetime": store.as_utc(case.created_at).isoformat(),
         "updated_datetime": store.as_utc(case.updated_at).isoformat(),
         "expected_datetime": store.as_utc(case.expected_by).isoformat() if case.expected_by else None,
-        "address": case.location_text if owner else public_place,
+        "address": case.location_text if owner else (case.district or ""),
         "address_id": None,
         "zipcode": None,
-        "lat": case.lat,
-        "long": case.lon,
-        "media_url": (case.photos[0] if case.photos and owner and case.channel == "open311" else None),
+        "lat": case.lat if owner else _rounded(case.lat),
+        "long": case.lon if owner else _rounded(case.lon),
+        "media_url": (case.photos[0] if case.photos and owner else None),
     }
 
 
@@ -227,7 +259,8 @@ async def get_requests(request: Request) -> Any:
         return error(400, "status must be open or closed")
     numbers = [n.strip().upper() for n in (q.get("service_request_id") or "").split(",") if n.strip()]
     limit = min(int(q["limit"]), 1000) if q.get("limit", "").isdigit() else 200
-    rows = await asyncio.to_thread(store.search, q.get("service_code"), status, start, end, numbers or None, limit)
+    rows = await asyncio.to_thread(store.search, q.get("service_code"), status, start, end, numbers or None, limit,
+                                   _hidden_channels())
     client = _owner_check(request)
     return [_row(c, owner=client is not None and c.channel == "open311" and c.citizen == client) for c in rows]
 
@@ -248,7 +281,8 @@ async def get_request(name: str, request: Request) -> Any:
     if fmt == "xml":
         return to_xml(await get_request(number, request), "service_requests", "request")
     case = await asyncio.to_thread(store.get_case, number)
-    if case is None:
+    # An unpublished chat case answers exactly as a number never handed out.
+    if case is None or case.channel in _hidden_channels():
         return error(404, f"service_request_id {number} not found")
     client = _owner_check(request)
     return [_row(case, owner=client is not None and case.channel == "open311" and case.citizen == client)]

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -100,7 +102,8 @@ class Case(db.Base):
 
 
 class CaseEvent(db.Base):
-    """One status change (the first one is `received`)."""
+    """One status change (the first one is `received`). Its note is internal unless staff mark
+    it `public`: only public notes reach Open311's public GET (bot/cases/open311.py)."""
 
     __tablename__ = "case_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -109,6 +112,9 @@ class CaseEvent(db.Base):
     status: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(64), default="")  # "citizen", "open311", staff id
+    # server_default: a database made before this column gets it added with every old note
+    # internal (bot.db.add_missing_columns runs at start-up).
+    public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     case: Mapped[Case] = relationship(back_populates="history")
 
 
@@ -220,9 +226,16 @@ def citizen_cases(channel: str, citizen: str, limit: int = 10) -> list[Case]:
         return list(rows)
 
 
+def is_reporter(case: Case, channel: str, citizen: str) -> bool:
+    """Only the reporter sees a case's details (place, photos, description, notes). A follower
+    is a neighbour who reported the same problem: they learn its status, never the reporter's words."""
+    return case.channel == channel and case.citizen == citizen
+
+
 def may_read(case: Case, channel: str, citizen: str) -> bool:
-    """Only the reporter and followers see a case's details (place, photos, description)."""
-    if case.channel == channel and case.citizen == citizen:
+    """The reporter or a follower: someone told of the case's status changes (not its details:
+    see is_reporter)."""
+    if is_reporter(case, channel, citizen):
         return True
     return any(f.channel == channel and f.citizen == citizen for f in case.followers)
 
@@ -239,8 +252,9 @@ def follow(number: str, channel: str, citizen: str) -> Case:
 
 
 def change_status(number: str, status: str, note: str = "", actor: str = "staff",
-                  now: datetime | None = None) -> Case:
-    """Record a status change; raises CaseError for an unknown case or a move not allowed."""
+                  now: datetime | None = None, *, public: bool = False) -> Case:
+    """Record a status change; raises CaseError for an unknown case or a move not allowed.
+    `public`: staff chose to publish the note (Open311); notes are internal by default."""
     if status not in STATUSES:
         raise CaseError(f"unknown status {status}")
     now = now or db.utcnow()
@@ -253,15 +267,19 @@ def change_status(number: str, status: str, note: str = "", actor: str = "staff"
             raise CaseError(f"cannot move {case.status} → {status}")
         case.status = status
         case.updated_at = now
-        case.history.append(CaseEvent(at=now, status=status, note=note[:2000], actor=actor[:64]))
+        case.history.append(CaseEvent(at=now, status=status, note=note[:2000], actor=actor[:64], public=public))
         session.commit()
         return case
 
 
 def search(service_code: str | None = None, status: str | None = None, start: datetime | None = None,
-           end: datetime | None = None, numbers: list[str] | None = None, limit: int = 200) -> list[Case]:
-    """Open311 GET /requests filters (service_code is the catalogue's open311_code)."""
+           end: datetime | None = None, numbers: list[str] | None = None, limit: int = 200,
+           exclude_channels: tuple[str, ...] = ()) -> list[Case]:
+    """Open311 GET /requests filters (service_code is the catalogue's open311_code).
+    exclude_channels: in SQL, so `limit` counts only cases that may be listed."""
     stmt = select(Case)
+    if exclude_channels:
+        stmt = stmt.where(Case.channel.not_in(exclude_channels))
     if service_code:
         ids = [s.id for s in catalogue().services.values() if s.open311_code == service_code]
         stmt = stmt.where(Case.service.in_(ids))
@@ -294,6 +312,24 @@ class CaseFilter:
     status: str | None = None  # one of STATUSES, or "open"
     since: datetime | None = None
     until: datetime | None = None
+    q: str | None = None  # a piece of the case number, the address or the citizen's text
+    overdue: bool = False  # open and past its due date (bot.cases.due)
+    now: datetime | None = None  # "past due" as of when (tests); default: now
+
+
+# The queue's sort keys (the API's `sort`, `-` in front for descending) → what they order by.
+SORTS = ("number", "created_at", "updated_at", "due_at", "status", "service", "agency", "district")
+
+
+def _due_epoch(cat: Catalogue | None = None):
+    from bot.cases import due
+
+    return due.due_epoch_expr(Case.service, Case.created_at, cat or catalogue(), db.engine().dialect.name)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 def _filtered(stmt, f: CaseFilter):
@@ -311,18 +347,48 @@ def _filtered(stmt, f: CaseFilter):
         stmt = stmt.where(Case.created_at >= f.since)
     if f.until:
         stmt = stmt.where(Case.created_at < f.until)
+    if f.q:
+        pattern = _like(f.q)
+        stmt = stmt.where(Case.number.ilike(pattern, escape="\\") | Case.location_text.ilike(pattern, escape="\\")
+                          | Case.description.ilike(pattern, escape="\\"))
+    if f.overdue:
+        now = (f.now or db.utcnow()).timestamp()
+        stmt = stmt.where(Case.status.in_(OPEN_STATUSES), _due_epoch() < now)
     return stmt
 
 
-def list_cases(f: CaseFilter, page: int = 1, per_page: int = 25) -> tuple[list[Case], int]:
-    """One page of cases, newest first, and how many match in all."""
+def list_cases(f: CaseFilter, page: int = 1, per_page: int = 25, sort: str = "-created_at") -> tuple[list[Case], int]:
+    """One page of cases and how many match in all; `sort` is one of SORTS, `-` in front for
+    descending (default: newest first). Cases without a due date come last either way."""
+    from sqlalchemy import func
+
+    key = sort.removeprefix("-")
+    if key not in SORTS:
+        raise CaseError(f"unknown sort column {key}")
+    column = _due_epoch() if key == "due_at" else getattr(Case, key)
+    descending = sort.startswith("-")
+    order = [column.is_(None), column.desc() if descending else column.asc(),
+             Case.id.desc() if descending else Case.id.asc()]
+    with db.session_factory()() as session:
+        total = session.scalar(_filtered(select(func.count()).select_from(Case), f)) or 0
+        rows = session.scalars(_filtered(select(Case), f).order_by(*order)
+                               .offset((max(page, 1) - 1) * per_page).limit(per_page)).all()
+        return list(rows), total
+
+
+def case_counts(f: CaseFilter) -> dict[str, dict[str, int] | int]:
+    """The queue's tallies under the filter: per status (whatever status is picked), per agency,
+    and how many are overdue."""
+    from dataclasses import replace
+
     from sqlalchemy import func
 
     with db.session_factory()() as session:
-        total = session.scalar(_filtered(select(func.count()).select_from(Case), f)) or 0
-        rows = session.scalars(_filtered(select(Case), f).order_by(Case.created_at.desc(), Case.id.desc())
-                               .offset((max(page, 1) - 1) * per_page).limit(per_page)).all()
-        return list(rows), total
+        by_status = session.execute(_filtered(select(Case.status, func.count()), replace(f, status=None))
+                                    .group_by(Case.status)).all()
+        by_agency = session.execute(_filtered(select(Case.agency, func.count()), f).group_by(Case.agency)).all()
+        overdue = session.scalar(_filtered(select(func.count()).select_from(Case), replace(f, overdue=True))) or 0
+    return {"status": {s: n for s, n in by_status}, "agency": {a: n for a, n in by_agency}, "overdue": overdue}
 
 
 def located_cases(f: CaseFilter, limit: int = 2000) -> list[tuple[str, float, float, str, str]]:

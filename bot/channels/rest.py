@@ -4,13 +4,13 @@ Used by the web chat page and by any client of the city's."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bot import ratelimit
+from bot.bodies import json_body
 from bot.messages import Incoming, Location
 from bot.privacy import pseudonym
 
@@ -49,13 +49,8 @@ async def rest_webhook(request: Request) -> Any:
     by_ip = await ratelimit.check("ip", ratelimit.ip_key(ratelimit.client_ip(request)))
     if not by_ip.allowed:
         return ratelimit.too_many(by_ip)
-    raw = await request.body()  # bot.bodylimit has refused a body over MAX_BODY before this
-    if len(raw) > MAX_BODY:
-        return error(413, f"request body over {MAX_BODY} bytes")
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return error(400, "body is not valid JSON")
+    # bot.bodylimit has refused a body over MAX_BODY before this; 415 / 400: bot.bodies
+    body = await json_body(request)
     if not isinstance(body, dict):
         return error(400, "body must be a JSON object")
     sender, message = body.get("sender"), body.get("message")

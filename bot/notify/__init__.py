@@ -1,9 +1,11 @@
 """One way to send a message to a citizen, on any channel, outside a reply.
 
 `await notify(channel, sender, messages, retry_key)`: `sender` is the citizen's pseudonym
-(bot.privacy.pseudonym). Web: stored, shown when the citizen comes back (GET
-/api/notifications). LINE: a push through the Messaging API with `X-Line-Retry-Key`
-(registered by bot.channels.line via `register_sender`). A retry with the same key is sent once.
+(bot.privacy.pseudonym); True if this call wrote the notification (False: that retry key was
+written before). Web and REST: stored, shown when the citizen comes back (GET
+/api/notifications?sender=<their sender id>, with &channel=rest for a REST client). LINE: a
+push through the Messaging API with `X-Line-Retry-Key` (registered by bot.channels.line via
+`register_sender`). A retry with the same key is sent once.
 """
 
 from __future__ import annotations
@@ -53,18 +55,19 @@ def _store(channel: str, sender: str, messages: list[Outgoing], retry_key: str) 
         return True
 
 
-async def notify(channel: str, sender: str, messages: list[Outgoing], retry_key: str) -> None:
+async def notify(channel: str, sender: str, messages: list[Outgoing], retry_key: str) -> bool:
     import asyncio
 
     first_time = await asyncio.to_thread(_store, channel, sender, messages, retry_key)
     push = _senders.get(channel)
     if push is None:
-        return  # web and REST: shown when the citizen returns
+        return first_time  # web and REST: shown when the citizen returns
     if not first_time:
         log.info("notification %s already sent", retry_key[:12])
-        return
+        return False
     await push(sender, messages, retry_key)
     await asyncio.to_thread(_mark_delivered, retry_key)
+    return True
 
 
 def _mark_delivered(retry_key: str) -> None:
@@ -92,10 +95,12 @@ router = APIRouter()
 
 
 @router.get("/api/notifications")
-async def pending_notifications(sender: str = Query(min_length=1, max_length=128)) -> list[dict]:
-    """Web chat: messages that arrived while the citizen was away (status changes ...)."""
+async def pending_notifications(sender: str = Query(min_length=1, max_length=128),
+                                channel: str = Query(default="web", pattern="^(web|rest)$")) -> list[dict]:
+    """Web chat (and REST clients, channel=rest): messages that arrived while the citizen was
+    away (status changes ...). The pseudonym is the one the chat endpoint gave the sender."""
     import asyncio
 
     from bot.privacy import pseudonym
 
-    return await asyncio.to_thread(_pending, pseudonym("web", sender))
+    return await asyncio.to_thread(_pending, pseudonym(channel, sender))

@@ -1,18 +1,32 @@
 """Staff account management: argon2 password hashes, log-in with lock-out, admin operations.
 
-Lock-out: 5 failed log-ins lock the account for 15 minutes (stored on the row, so every
-gateway process agrees); failures are also counted per client IP in memory, which slows a
-spray across many usernames. An unknown username costs the same argon2 work and gives the
-same answer as a wrong password, and is locked out the same way (in memory), so the
-answers never tell which usernames exist.
+Lock-out counts failures in three ways, each over a 15-minute window:
+- one account from one address (PAIR_MAX_FAILURES = 5): a guesser is stopped at once, and a
+  guesser elsewhere cannot lock a colleague out of their own office's log-in;
+- one account from all addresses together (ACCOUNT_MAX_FAILURES = 20, also written to the row
+  so the admin page shows it): a guesser spread over many addresses is stopped too;
+- one address over all accounts (IP_MAX_FAILURES = 100): a spray across usernames. It is
+  high because a whole office, or every staff member behind a load balancer that is not
+  listed in BOT_TRUSTED_PROXIES, shares one address; 30 mistyped passwords there must not
+  lock everybody out.
+The windows are counted in Redis where BOT_REDIS_URL is set (every gateway sees the same
+counts), else in memory. The address is the peer, or the X-Forwarded-For entry a proxy in
+BOT_TRUSTED_PROXIES added (bot.ratelimit.client_ip); counters and log lines hold keyed hashes
+of usernames and addresses, never the text typed. An unknown username costs the same argon2
+work, gets the same answers and is locked out the same way, so answers never tell which
+usernames exist. Every log-in, failed log-in and lock-out goes to the access log
+(bot.staff.audit) and to a log line, never with the password.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -20,13 +34,20 @@ from sqlalchemy import func, select
 
 from bot import db
 from bot.catalogue import catalogue
+from bot.config import settings
+from bot.privacy import pseudonym
+from bot.staff import audit
 from bot.staff.auth import ROLES, StaffUser, StaffUserRow, close_sessions_of, open_session
 
-MAX_FAILURES = 5
+log = logging.getLogger("bot.staff.accounts")
+PAIR_MAX_FAILURES = 5  # one account from one address
+ACCOUNT_MAX_FAILURES = 20  # one account from anywhere
+IP_MAX_FAILURES = 100  # one address, all accounts
+MAX_FAILURES = PAIR_MAX_FAILURES  # the number the log-in page speaks of
 LOCK = timedelta(minutes=15)
-IP_MAX_FAILURES = 30  # per IP per LOCK window: several people share an office's address
 MIN_PASSWORD = 12
 USERNAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+COMMON_PASSWORDS = Path(__file__).resolve().parent / "common_passwords.txt"
 
 WRONG = "帳號或密碼錯誤"
 LOCKED = "登入失敗次數過多，請 15 分鐘後再試"
@@ -49,8 +70,8 @@ class LoginResult:
     csrf: str = ""
 
 
-class _Counter:
-    """Failures per key within the lock window, in memory (per process)."""
+class _MemoryWindows:
+    """Failures per key within the lock window, in memory (one gateway process)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -60,27 +81,74 @@ class _Counter:
         cutoff = time.monotonic() - LOCK.total_seconds()
         with self._lock:
             hits = [t for t in self._hits.get(key, []) if t > cutoff]
-            self._hits[key] = hits
+            if hits:
+                self._hits[key] = hits
+            else:
+                self._hits.pop(key, None)
             return len(hits)
 
-    def add(self, key: str) -> None:
+    def add(self, key: str) -> int:
         with self._lock:
             self._hits.setdefault(key, []).append(time.monotonic())
+        return self.count(key)
 
-    def clear(self, key: str) -> None:
+    def clear(self) -> None:
         with self._lock:
-            self._hits.pop(key, None)
+            self._hits.clear()
 
 
-_by_ip = _Counter()
-_unknown = _Counter()
+class _RedisWindows:
+    """The same in Redis: a window opens with the first failure and closes LOCK later."""
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self.client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+    def count(self, key: str) -> int:
+        return int(self.client.get(f"bianmin:login:{key}") or 0)
+
+    def add(self, key: str) -> int:
+        name = f"bianmin:login:{key}"
+        with self.client.pipeline(transaction=False) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, int(LOCK.total_seconds()), nx=True)
+            value, _ = pipe.execute()
+        return int(value)
+
+
+_memory = _MemoryWindows()
+
+
+@lru_cache(maxsize=2)
+def _redis_windows(url: str) -> _RedisWindows:
+    return _RedisWindows(url)
+
+
+def _windows() -> _MemoryWindows | _RedisWindows:
+    url = settings().redis_url
+    return _redis_windows(url) if url else _memory
+
+
+def _count(key: str) -> int:
+    try:
+        return _windows().count(key)
+    except Exception as exc:  # noqa: BLE001 - Redis down: count in this process rather than not at all
+        log.warning("log-in failures not counted in Redis (%s): counting in memory", type(exc).__name__)
+        return _memory.count(key)
+
+
+def _add(key: str) -> int:
+    try:
+        return _windows().add(key)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("log-in failures not counted in Redis (%s): counting in memory", type(exc).__name__)
+        return _memory.add(key)
 
 
 def forget_failures() -> None:
     """Clear the in-memory failure counters (tests; an operator restart does the same)."""
-    for counter in (_by_ip, _unknown):
-        with counter._lock:
-            counter._hits.clear()
+    _memory.clear()
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -93,11 +161,27 @@ def normalise_username(username: str) -> str:
     return username.strip().lower()
 
 
-def check_password(password: str) -> None:
+def _plain(password: str) -> str:
+    """How a password is compared with the common list: lower case, @ read as a, $ as s."""
+    return password.lower().replace("@", "a").replace("$", "s")
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    lines = COMMON_PASSWORDS.read_text(encoding="utf-8").splitlines()
+    return frozenset(_plain(x.strip()) for x in lines if x.strip() and not x.startswith("#"))
+
+
+def check_password(password: str, username: str = "") -> None:
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"密碼至少 {MIN_PASSWORD} 個字元")
     if len(set(password)) < 4:
         raise AccountError("密碼太簡單")
+    plain = _plain(password)
+    if plain in common_passwords():
+        raise AccountError("這是常見的密碼，很容易被猜到，請換一個")
+    if len(username) >= 4 and username.lower() in plain:  # 3-letter names are everyday syllables
+        raise AccountError("密碼不能包含帳號名稱")
 
 
 def _check(username: str, role: str, agency: str | None) -> None:
@@ -116,7 +200,7 @@ def create_user(username: str, password: str, role: str, agency: str | None = No
     username = normalise_username(username)
     agency = agency or None
     _check(username, role, agency)
-    check_password(password)
+    check_password(password, username)
     with db.session_factory()() as s:
         if s.scalar(select(StaffUserRow).where(StaffUserRow.username == username)) is not None:
             raise AccountError("帳號已存在")
@@ -143,11 +227,11 @@ def list_users() -> list[dict]:
 
 
 def reset_password(user_id: int, password: str) -> None:
-    check_password(password)
     with db.session_factory()() as s:
         row = s.get(StaffUserRow, user_id)
         if row is None:
             raise AccountError("沒有這個帳號")
+        check_password(password, row.username)
         row.password_hash = _hasher.hash(password)
         row.failed_logins, row.locked_until = 0, None
         s.commit()
@@ -167,6 +251,37 @@ def set_active(user_id: int, active: bool) -> None:
         close_sessions_of(user_id)
 
 
+def _addr(ip: str) -> str:
+    return pseudonym("ip", ip or "?")[:16]
+
+
+def _who(username: str) -> str:
+    return pseudonym("staff-login", username)[:16]
+
+
+def _refuse(user: StaffUser | None, account: str, addr: str, reason: str) -> None:
+    """A failed log-in: a log line (account id or a keyed hash of the name typed; never the
+    password) and an access-log entry."""
+    log.warning("staff log-in failed account=%s addr=%s reason=%s", account, addr, reason)
+    audit.record(user, "staff.login_failed", f"addr:{addr}")
+
+
+def _count_failure(user: StaffUser | None, account: str, who: str, addr: str) -> bool:
+    """Count one failure in the three windows; True if this one locked the account (anywhere)."""
+    for key, limit, scope in ((f"pair:{who}:{addr}", PAIR_MAX_FAILURES, "account+address"),
+                              (f"acct:{who}", ACCOUNT_MAX_FAILURES, "account"),
+                              (f"ip:{addr}", IP_MAX_FAILURES, "address")):
+        if _add(key) == limit:  # the failure that reaches the limit starts the lock: logged once
+            log.warning("staff log-in locked for 15 min: %s account=%s addr=%s", scope, account, addr)
+            audit.record(user, "staff.lockout", f"{scope}:{addr}")
+    return _count(f"acct:{who}") >= ACCOUNT_MAX_FAILURES
+
+
+def _locked(who: str, addr: str) -> bool:
+    return (_count(f"ip:{addr}") >= IP_MAX_FAILURES or _count(f"pair:{who}:{addr}") >= PAIR_MAX_FAILURES
+            or _count(f"acct:{who}") >= ACCOUNT_MAX_FAILURES)
+
+
 def login(username: str, password: str, ip: str = "", now: datetime | None = None) -> LoginResult:
     """Check the password and open a session; the same message for an unknown user and a wrong password."""
     username = normalise_username(username)
@@ -174,7 +289,8 @@ def login(username: str, password: str, ip: str = "", now: datetime | None = Non
         return LoginResult(False, "請輸入帳號與密碼", 400)
     if len(username) > 64 or len(password) > 256:
         return LoginResult(False, WRONG, 401)
-    if ip and _by_ip.count(ip) >= IP_MAX_FAILURES:
+    who, addr = _who(username), _addr(ip)
+    if _locked(who, addr):  # refused before any argon2 work; not logged each time (a flood would fill the log)
         return LoginResult(False, LOCKED, 429)
     now = now or db.utcnow()
     with db.session_factory()() as s:
@@ -182,27 +298,30 @@ def login(username: str, password: str, ip: str = "", now: datetime | None = Non
         row = s.scalar(select(StaffUserRow).where(StaffUserRow.username == username).with_for_update())
         if row is None or not row.active:
             _verify(_DUMMY, password)
-            _unknown.add(username)
-            if ip:
-                _by_ip.add(ip)
-            locked = _unknown.count(username) > MAX_FAILURES
-            return LoginResult(False, LOCKED if locked else WRONG, 429 if locked else 401)
+            s.rollback()
+            account = f"unknown:{who}" if row is None else f"id {row.id} (inactive)"
+            _refuse(None if row is None else StaffUser.of(row), account, addr, "unknown or inactive")
+            _count_failure(None, account, who, addr)
+            return LoginResult(False, WRONG, 401)
+        user = StaffUser.of(row)
         if row.locked_until and _aware(row.locked_until) > now:
             return LoginResult(False, LOCKED, 429)
         if not _verify(row.password_hash, password):
             row.failed_logins = (row.failed_logins or 0) + 1
-            if row.failed_logins >= MAX_FAILURES:
-                row.locked_until, row.failed_logins = now + LOCK, 0
             s.commit()
-            if ip:
-                _by_ip.add(ip)
+            _refuse(user, f"id {user.id}", addr, "wrong password")
+            if _count_failure(user, f"id {user.id}", who, addr):
+                # On the row too: the admin page shows it, and gateways without Redis agree.
+                row.locked_until = now + LOCK
+                s.commit()
             return LoginResult(False, WRONG, 401)
         row.failed_logins, row.locked_until = 0, None
         if _hasher.check_needs_rehash(row.password_hash):
             row.password_hash = _hasher.hash(password)
         s.commit()
-        user = StaffUser.of(row)
     token, csrf = open_session(user.id, now)
+    log.info("staff log-in account=id %d addr=%s", user.id, addr)
+    audit.record(user, "staff.login", f"addr:{addr}")
     return LoginResult(True, user=user, token=token, csrf=csrf)
 
 

@@ -150,11 +150,11 @@ def current_user(request: Request) -> StaffUser:
     if found is None:
         raise StaffAuthError(401, "login required")
     user, csrf = found
+    request.state.staff_user = user  # before any 403: the access log names who was refused
     if request.method.upper() in UNSAFE:
         sent = request.headers.get("x-csrf-token", "")
         if not sent or not hmac.compare_digest(sent.encode(), csrf.encode()):
             raise StaffAuthError(403, "csrf")
-    request.state.staff_user = user
     return user
 
 

@@ -3,12 +3,17 @@
 Every page is a static HTML file under bot/web/staff/ plus JS that calls JSON APIs; pages
 and APIs check the session and role on the server for each request. Files are served from
 fixed whitelists (ASSETS, VENDOR): no path from the request ever reaches the file system.
+
+StaffGuard (mounted in bot/app.py) wraps every /staff answer and the internal case API:
+`Cache-Control: no-store` on all but the static files (a shared or back-button cache must not
+keep a citizen's case), and each 403 and each CSV export goes to the access log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,8 +21,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from bot import ratelimit
 from bot.catalogue import ROOT
-from bot.staff import accounts, auth
+from bot.staff import accounts, audit, auth
 from bot.staff.auth import StaffUser, current_user
 
 WEB = Path(__file__).resolve().parent.parent / "web" / "staff"
@@ -58,7 +64,12 @@ router = APIRouter(prefix="/staff")
 
 
 def secure_cookies(request: Request) -> bool:
-    return request.url.scheme == "https" or os.environ.get("BOT_STAFF_SECURE_COOKIE") == "1"
+    if request.url.scheme == "https" or os.environ.get("BOT_STAFF_SECURE_COOKIE") == "1":
+        return True
+    # A TLS-terminating proxy listed in BOT_TRUSTED_PROXIES says so; nobody else is believed.
+    trusted = {a.strip() for a in os.environ.get("BOT_TRUSTED_PROXIES", "").split(",") if a.strip()}
+    peer = request.client.host if request.client else None
+    return peer in trusted and request.headers.get("x-forwarded-proto", "").split(",")[-1].strip() == "https"
 
 
 def html(name: str) -> FileResponse:
@@ -81,6 +92,7 @@ def page_user(request: Request, *roles: str) -> StaffUser | Response:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/staff/login?next={quote(target, safe='')}", status_code=303)
     user = found[0]
+    request.state.staff_user = user  # for StaffGuard's record of a 403
     if roles and not auth.allowed(user, *roles):
         return forbidden_page()
     return user
@@ -114,7 +126,7 @@ async def login_page() -> FileResponse:
 
 @router.post("/api/login")
 async def login(body: Login, request: Request) -> JSONResponse:
-    ip = request.client.host if request.client else ""
+    ip = ratelimit.client_ip(request) or ""  # X-Forwarded-For only from BOT_TRUSTED_PROXIES
     result = await asyncio.to_thread(accounts.login, body.username, body.password, ip)
     if not result.ok or result.user is None:
         return JSONResponse({"error": result.message}, status_code=result.status)
@@ -153,3 +165,43 @@ async def vendor(name: str) -> Response:
     if entry is None or not (NODE / entry[0]).is_file():
         return JSONResponse({"error": "not found"}, status_code=404)
     return FileResponse(NODE / entry[0], media_type=entry[1], headers={"Cache-Control": "max-age=86400"})
+
+
+# --- every staff answer ------------------------------------------------------------------------
+
+CACHEABLE = ("/staff/static/", "/staff/vendor/", "/staff/operator/static/")  # our JS/CSS: no personal data
+EXPORT = re.compile(r"^/staff/api/.+\.csv$")
+
+
+def _guarded(path: str) -> bool:
+    return path == "/staff" or path.startswith(("/staff/", "/api/cases/"))
+
+
+class StaffGuard:
+    """Pure ASGI (no body buffering): sets the header on the way out, records after the answer."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not _guarded(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        path, status = scope["path"], 0
+        no_store = not path.startswith(CACHEABLE)
+        state = scope.setdefault("state", {})  # current_user / page_user put the staff member here
+
+        async def send_guarded(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if no_store:
+                    headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"]
+                    message = {**message, "headers": [*headers, (b"cache-control", b"no-store")]}
+            await send(message)
+
+        await self.app(scope, receive, send_guarded)
+        if status == 403:
+            await asyncio.to_thread(audit.record, state.get("staff_user"), "staff.forbidden", path[:64])
+        elif status == 200 and EXPORT.match(path):
+            await asyncio.to_thread(audit.record, state.get("staff_user"), "report.export", path[-64:])

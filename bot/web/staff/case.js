@@ -1,10 +1,14 @@
-// One case: facts, photos, history; status change (the note reaches the citizen) and transfer.
+// One case: facts, photos, history; status change (the note reaches the reporter) and transfer.
+// The status select starts at the case's current status (nothing changes until a new one is
+// picked), and a final status (closed, duplicate) asks once more before it is sent.
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
   const number = decodeURIComponent(location.pathname.split("/").pop());
   const api = "/staff/api/cases/" + encodeURIComponent(number);
   let services = [];
+  let current = null; // the case as last loaded
+  const NAMES = {received: "已受理", dispatched: "已派工", in_progress: "處理中", closed: "已結案", duplicate: "重複案件", transferred: "已轉其他單位"};
 
   function fact(dl, label, value) {
     if (value === null || value === undefined || value === "") return;
@@ -60,12 +64,19 @@
     }
     const sel = $("status");
     sel.replaceChildren();
+    const now = document.createElement("option");
+    now.value = c.status;
+    now.textContent = (NAMES[c.status] || c.status) + "（目前狀態）";
+    sel.append(now);
     for (const s of c.next_statuses) {
       const o = document.createElement("option");
       o.value = s;
-      o.textContent = ({received: "已受理", dispatched: "已派工", in_progress: "處理中", closed: "已結案", duplicate: "重複案件"})[s] || s;
+      o.textContent = NAMES[s] || s;
       sel.append(o);
     }
+    sel.value = (c.status_form && c.status_form.default) || c.status;
+    current = c;
+    $("status-confirm").hidden = true;
     $("status-submit").disabled = !c.next_statuses.length;
     $("transfer-submit").disabled = !c.may_transfer;
     const ts = $("transfer-service");
@@ -84,20 +95,49 @@
     render(await staff.api("GET", api));
   }
 
-  $("status-form").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    $("status-msg").textContent = "";
-    $("status-msg").className = "";
+  async function sendStatus(confirmed) {
+    const msg = $("status-msg");
+    msg.textContent = "";
+    msg.className = "";
     try {
-      const r = await staff.api("POST", api + "/status", {status: $("status").value, note: $("note").value});
+      const r = await staff.api("POST", api + "/status", {status: $("status").value, note: $("note").value,
+                                                          public: $("public").checked, confirm: confirmed});
       render(r.case);
       $("note").value = "";
-      $("status-msg").className = "ok";
-      $("status-msg").textContent = "已更新，通知 " + r.notified + " 位民眾。";
+      $("public").checked = false;
+      msg.className = "ok";
+      msg.textContent = r.notified ? "已更新，通知 " + r.notified + " 位民眾。" : "已更新（沒有可通知的民眾）。";
     } catch (e) {
-      $("status-msg").className = "error";
-      $("status-msg").textContent = e.message;
+      msg.className = "error";
+      msg.textContent = e.message;
     }
+  }
+
+  $("status-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const status = $("status").value;
+    if (!current || status === current.status) {
+      $("status-msg").className = "error";
+      $("status-msg").textContent = "請先選擇新的狀態。";
+      return;
+    }
+    const finals = (current.status_form && current.status_form.confirm) || ["closed", "duplicate"];
+    if (finals.includes(status)) {
+      $("status-confirm-text").textContent = "確定要改為「" + (NAMES[status] || status) + "」嗎？案件將結束，並通知民眾。";
+      $("status-confirm").hidden = false;
+      $("status-confirm-yes").focus();
+      return;
+    }
+    await sendStatus(false);
+  });
+
+  $("status-confirm-yes").addEventListener("click", async () => {
+    $("status-confirm").hidden = true;
+    await sendStatus(true);
+  });
+  $("status-confirm-no").addEventListener("click", () => {
+    $("status-confirm").hidden = true;
+    $("status").focus();
   });
 
   $("transfer-form").addEventListener("submit", async (ev) => {
