@@ -3,6 +3,9 @@
 The menu is defined in knowledge_base/line_rich_menu.json (LINE's rich menu object, plus a
 "style" per area that only this script reads: tile colour, pictogram, English label). The
 image is drawn here with Pillow, so the menu changes by editing the JSON, not a picture.
+Every tile is a postback whose data names a fixed intent ("/report_start"): a tile that sent
+words would go through the language model, which guesses ("我要報案" → missing persons). The
+gateway's welcome offers the same postbacks as quick replies (bot/channels/line.py).
 
     .venv/bin/python scripts/line_rich_menu.py             # create, upload, set default
     .venv/bin/python scripts/line_rich_menu.py --image-only menu.png
@@ -43,6 +46,19 @@ LATIN_FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 
 def load(path: Path = DEFINITION) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def problems(definition: dict[str, Any]) -> list[str]:
+    """Tiles that would not name what they start: each must be a postback with "/intent" data
+    (or a link)."""
+    out = []
+    for area in definition["areas"]:
+        action = area["action"]
+        if action.get("type") == "uri":
+            continue
+        if action.get("type") != "postback" or not str(action.get("data", "")).startswith("/"):
+            out.append(f"tile {action.get('label')!r}: must be a postback with data '/<intent>'")
+    return out
 
 
 def menu_request(definition: dict[str, Any]) -> RichMenuRequest:
@@ -130,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--replace", action="store_true", help="delete older menus of the same name")
     args = parser.parse_args(argv)
     definition = load(args.definition)
+    for problem in problems(definition):
+        print(problem, file=sys.stderr)
+    if problems(definition):
+        return 1
     image, cjk = render_image(definition, args.font)
     if not cjk:
         print("no CJK font found: drew the English labels (pass --font or set RICH_MENU_FONT)", file=sys.stderr)

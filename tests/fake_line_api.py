@@ -4,17 +4,25 @@ It speaks the real API's paths, shapes and errors closely enough for line-bot-sd
 at it with `Configuration(host=fake.url)`:
 
 - POST /v2/bot/message/reply   400 "Invalid reply token" for an unknown-expired or reused token,
-                               400 with `details` for >5 messages / >5000-char text / >13 quick replies
+                               400 with `details` for >5 messages / a text over 5,000 UTF-16 units
+                               (LINE counts UTF-16 code units: an emoji outside the BMP is 2) / >13 quick replies
 - POST /v2/bot/message/push    X-Line-Retry-Key: a key already accepted → 409 with
                                x-line-accepted-request-id (nothing sent twice)
 - POST /v2/bot/chat/loading/start
 - GET  /v2/bot/message/{id}/content   serves what `add_content` registered, else 404
+- POST /v2/bot/group/{groupId}/leave, /v2/bot/room/{roomId}/leave
 - rich menu: create, validate, upload image, set default, list, delete
 - 401 without the right bearer token; `fail(path, status, times)` makes the next calls fail
-  (429, 500 ...) with the real error bodies.
+  (400, 429, 500 ...) with the real error bodies.
 
 Every request is recorded (`requests`), and what was delivered to whom (`delivered`).
-Run alone for a demo: `.venv/bin/python tests/fake_line_api.py --port 9000`.
+The same from outside, over HTTP, without a token (these paths are the fake's own):
+- GET  /_fake/requests   JSON list, oldest first, of {method, path, headers, body}
+                         (body parsed as JSON; other bodies: null)
+- POST /_fake/fail       {"status": 400, "count": 1, "path": "/v2/bot/message/reply"}: the next
+                         `count` calls to `path` answer `status` (as `fail` does)
+Run alone (tests, demos): `python tests/fake_line_api.py --port 9000` (re-runs itself with the
+project's .venv when the Python it was started with has no aiohttp).
 """
 
 from __future__ import annotations
@@ -22,13 +30,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+try:
+    from aiohttp import web
+except ImportError:  # started stand-alone with a Python without aiohttp: use the project's .venv
+    _VENV = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "python"
+    if __name__ == "__main__" and _VENV.exists() and not os.environ.get("FAKE_LINE_API_REEXEC"):
+        os.environ["FAKE_LINE_API_REEXEC"] = "1"  # once: never a loop
+        os.execv(str(_VENV), [str(_VENV), *sys.argv])
+    raise
 
 ERRORS = {
     400: "The request body has 1 error(s)",
@@ -61,6 +79,7 @@ class FakeLineAPI:
         self.rich_menus: dict[str, dict] = {}
         self.rich_menu_images: dict[str, bytes] = {}
         self.default_rich_menu: str | None = None
+        self.left: list[tuple[str, str]] = []  # ("group" | "room", id) the bot left
         self.latency = 0.0  # seconds added to every response
         self._used_tokens: set[str] = set()
         self._expired_tokens: set[str] = set()
@@ -153,6 +172,23 @@ class FakeLineAPI:
             self._thread.join(10)
         self._loop = None
 
+    # ---- the fake's own HTTP control (no token: it is a test server) -------------------------
+    def _control(self, method: str, path: str, body: Any) -> web.Response:
+        if method == "GET" and path == "/_fake/requests":
+            with self._lock:
+                return web.json_response([{"method": r.method, "path": r.path, "headers": r.headers,
+                                           "body": r.body if _is_json(r.body) else None} for r in self.requests])
+        if method == "POST" and path == "/_fake/fail":
+            order = body if isinstance(body, dict) else {}
+            status, count, target = order.get("status"), order.get("count", 1), order.get("path")
+            if (not isinstance(status, int) or not 400 <= status <= 599 or not isinstance(count, int)
+                    or not 1 <= count <= 1000 or not isinstance(target, str) or not target.startswith("/")):
+                return web.json_response({"message": "expected {status: 400..599, count: 1..1000, path: '/...'}"},
+                                         status=400)
+            self.fail(target, status, count)
+            return web.json_response({"path": target, "status": status, "count": count})
+        return _error(404)
+
     # ---- handlers --------------------------------------------------------------------------
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         raw = await request.read()
@@ -166,6 +202,13 @@ class FakeLineAPI:
         if self.latency:
             await asyncio.sleep(self.latency)
         path = request.path
+        if path.startswith("/_fake/"):
+            if body is raw and raw:  # the control calls are JSON, whatever their Content-Type says
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = None
+            return self._control(request.method, path, body)
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             resp = _error(401)
         else:
@@ -194,13 +237,18 @@ class FakeLineAPI:
             if found is None:
                 return _error(404)
             return web.Response(body=found[0], content_type=found[1])
+        if method == "POST" and len(parts) == 5 and parts[:2] == ["v2", "bot"] and parts[2] in ("group", "room") \
+                and parts[4] == "leave":
+            with self._lock:
+                self.left.append((parts[2], parts[3]))
+            return web.json_response({})
         return self._rich_menu(method, parts, headers, body)
 
     def _check_messages(self, messages: Any) -> web.Response | None:
         if not isinstance(messages, list) or not 1 <= len(messages) <= 5:
             return _error(400, [{"message": "Size must be between 1 and 5", "property": "messages"}])
         for i, msg in enumerate(messages):
-            if msg.get("type") == "text" and len(msg.get("text", "")) > 5000:
+            if msg.get("type") == "text" and utf16_len(msg.get("text", "")) > 5000:
                 return _error(400, [{"message": "Length must be between 0 and 5000",
                                      "property": f"messages[{i}].text"}])
             items = (msg.get("quickReply") or {}).get("items") or []
@@ -320,6 +368,15 @@ def text_event(user: str, text: str, **kw: Any) -> dict[str, Any]:
 
 def webhook_body(events: list[dict[str, Any]], destination: str = "Ubot0000000000000000000000000000") -> bytes:
     return json.dumps({"destination": destination, "events": events}, ensure_ascii=False).encode()
+
+
+def utf16_len(text: str) -> int:
+    """Length as LINE counts it: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _is_json(body: Any) -> bool:
+    return not isinstance(body, (bytes, bytearray))
 
 
 def _valid_menu(body: Any) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 from linebot.v3.messaging import PushMessageRequest
 
-from bot.channels.line_render import MAX_TEXT, flex_message, render, split_text
+from bot.channels.line_render import MAX_TEXT, flex_message, merge_texts, render, split_text
 from bot.messages import Button, Outgoing
 
 
@@ -64,3 +66,73 @@ def test_comparison_is_a_carousel_with_the_chosen_fields() -> None:
 def test_image_needs_https() -> None:
     [[a, b]] = render([Outgoing(image="https://example.org/a.jpg"), Outgoing(image="http://example.org/b.jpg")])
     assert a["type"] == "image" and b["type"] == "text"
+
+
+def test_emergency_with_both_numbers_has_a_call_button_for_each() -> None:
+    msg = flex_message({"type": "emergency", "number": "119", "numbers": ["119", "110"], "level": "hard"})
+    uris = [b["action"]["uri"] for b in msg["contents"]["footer"]["contents"]]
+    assert uris == ["tel:119", "tel:110"] and "119 / 110" in msg["altText"]
+    _valid_for_sdk([msg])
+
+
+def test_confirm_question_and_filed_case_render_as_bubbles() -> None:
+    from bot.cases import intake
+
+    state = {"case_service": "road_pothole", "case_location": "三民區建工路100號", "case_photos": [],
+             "case_photo": "none", "case_description": "大洞"}
+    [confirm] = intake.ask("case_confirm", state)
+    assert confirm.custom["type"] == "case_field" and confirm.custom["field"] == "confirm"
+    [batch] = render([confirm])
+    flex = next(m for m in batch if m["type"] == "flex")
+    shown = json.dumps(flex, ensure_ascii=False)
+    assert "請確認通報內容" in shown and "三民區建工路100號" in shown
+    assert [i["action"]["data"] for i in batch[-1]["quickReply"]["items"]][0] == "/affirm"
+    filed = flex_message({"type": "case_filed", "number": "KH-2612-000001", "case_id": "KH-2612-000001",
+                          "service": "road_pothole", "service_name": "道路坑洞", "status": "received"})
+    assert "KH-2612-000001" in filed["altText"]
+    assert flex_message({"type": "case_field", "field": "location", "service": "road_pothole"}) is None
+    _valid_for_sdk(batch + [filed])
+
+
+def test_youth_comparison_table_renders_one_bubble_per_programme() -> None:
+    table = {"type": "comparison", "columns": [{"program_id": "a", "title": "A計畫", "provider": "青年局"},
+                                               {"program_id": "b", "title": "B計畫", "provider": "經發局"}],
+             "rows": [{"field": "amount", "label": "金額", "values": ["10萬", "5萬"]},
+                      {"field": "deadline", "label": "期限", "values": ["12/31", "隨時"]}]}
+    msg = flex_message(table)
+    assert msg["altText"] == "比較：A計畫 vs B計畫" and len(msg["contents"]["contents"]) == 2
+    assert "5萬" in json.dumps(msg["contents"]["contents"][1], ensure_ascii=False)
+    _valid_for_sdk([msg])
+
+
+def test_desk_closed_handoff_says_so_in_its_title() -> None:
+    msg = flex_message({"type": "handoff", "state": "closed", "text": "現在不是線上真人客服時間", "phone": "1999"})
+    assert msg["contents"]["header"]["contents"][0]["text"] == "真人客服時間外"
+    _valid_for_sdk([msg])
+
+
+def test_text_limit_is_counted_in_utf16_units() -> None:
+    from bot.channels.line_render import utf16_len
+
+    text = "路燈😀" * 3000  # 9,000 characters, 12,000 UTF-16 units (LINE counts these)
+    parts = split_text(text)
+    assert "".join(parts) == text and len(parts) == 3
+    assert all(len(p.encode("utf-16-le")) // 2 <= MAX_TEXT for p in parts)
+    assert utf16_len("😀a") == 3 == len("😀a".encode("utf-16-le")) // 2
+    # two texts that fit in characters but not in units are not merged
+    half = "😀" * 2000  # 4,000 units each
+    merged = merge_texts([{"type": "text", "text": half} for _ in range(6)])
+    assert all(utf16_len(m["text"]) <= MAX_TEXT for m in merged)
+
+
+def test_plain_replaces_flex_with_what_it_says() -> None:
+    from bot.channels.line_render import plain
+
+    routed = flex_message({"type": "routed", "agency": "PWB", "unit": "養護工程處"})
+    case = flex_message({"type": "case_summary", "case_id": "KH-2612-000123", "status": "受理", "address": "苓雅區"})
+    batch = [{"type": "text", "text": "好的"}, routed, {**case, "quickReply": {"items": []}}]
+    out = plain(batch)
+    assert [m["type"] for m in out] == ["text"] * 3 and out[0] == batch[0]
+    assert "養護工程處" in out[1]["text"] and "1999" in out[1]["text"]
+    assert "KH-2612-000123" in out[2]["text"] and "狀態：受理" in out[2]["text"] and "quickReply" in out[2]
+    _valid_for_sdk(out)

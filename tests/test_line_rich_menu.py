@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import sys
 from pathlib import Path
 
+import httpx
 from PIL import Image
 
 from tests.fake_line_api import FakeLineAPI
@@ -30,6 +32,16 @@ def test_rich_menu_created_with_its_image_and_set_default(monkeypatch) -> None:
             assert img.size == (2500, 1686) and img.format == "PNG"
         upload = [r for r in fake.requests if r.path.endswith("/content")][0]
         assert upload.headers["Content-Type"] == "image/png"
+        # What LINE received, read over the fake's HTTP view: every tile is a postback naming a
+        # fixed intent (never words for the language model to guess at).
+        view = httpx.get(f"{fake.url}/_fake/requests", timeout=10).json()
+        created = [r["body"] for r in view if r["method"] == "POST" and r["path"] == "/v2/bot/richmenu"]
+        assert len(created) == 2
+        actions = [a["action"] for a in created[-1]["areas"]]
+        assert all(a["type"] == "postback" for a in actions)
+        assert [a["data"] for a in actions] == ["/report_start", "/case_status", "/youth_start", "/faq",
+                                                "/human_handoff"]
+        assert all(a["displayText"] for a in actions)
     finally:
         fake.stop()
 
@@ -38,3 +50,13 @@ def test_image_only(tmp_path) -> None:
     out = tmp_path / "menu.png"
     assert line_rich_menu.main(["--image-only", str(out)]) == 0
     assert out.stat().st_size < 1024 * 1024
+
+
+def test_a_tile_that_sends_words_is_refused(tmp_path, capsys) -> None:
+    definition = line_rich_menu.load()
+    assert line_rich_menu.problems(definition) == []  # the shipped menu
+    definition["areas"][0]["action"] = {"type": "message", "label": "報案", "text": "我要報案"}
+    path = tmp_path / "menu.json"
+    path.write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
+    assert line_rich_menu.main(["--definition", str(path), "--image-only", str(tmp_path / "m.png")]) == 1
+    assert "報案" in capsys.readouterr().err and not (tmp_path / "m.png").exists()

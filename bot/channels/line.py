@@ -8,6 +8,18 @@ them) → `Conversation.handle` → rendered (bot.channels.line_render) → sent
 token while it is fresh (REPLY_BUDGET), otherwise pushed with an X-Line-Retry-Key derived from
 the event, so a retried push is delivered once. 429/5xx are retried with the same key.
 
+What each kind of event gets (the README has the same as a table):
+- only `mode: active` events are answered; `standby` ones (another channel holds the chat) are
+  counted (`LineChannel.standby`) and logged by type, never answered; a follow/unfollow or
+  unsend in standby still updates what we keep (nothing is sent);
+- a group or room: one message that the assistant serves people one to one (with
+  LINE_ADD_FRIEND_URL when set), then it leaves (LINE's leave API);
+- `unsend`: the text we kept of that message is removed (bot.channels.line_unsend);
+- follow/unfollow by LINE's event time, not arrival order (bot.channels.line_users);
+- the rich menu's tiles and the welcome's quick replies are postbacks naming a fixed intent
+  (knowledge_base/line_rich_menu.json): they never pass through the language model;
+- a Flex message LINE refuses (400) is sent again as plain text (line_render.plain).
+
 The channel is off (503 on the webhook, one log line at start) without
 LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN. LINE_API_HOST points every SDK call at
 another server (tests/fake_line_api.py). Logs carry pseudonyms only, never LINE userIds.
@@ -21,9 +33,10 @@ import json
 import logging
 import time
 import uuid
-from collections import deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -44,18 +57,21 @@ from linebot.v3.webhooks import (
     Event,
     FollowEvent,
     ImageMessageContent,
+    JoinEvent,
     LocationMessageContent,
+    MemberJoinedEvent,
     MessageEvent,
     PostbackEvent,
     StickerMessageContent,
     TextMessageContent,
     UnfollowEvent,
+    UnsendEvent,
 )
 
 from bot import media, ratelimit
-from bot.channels import line_users
+from bot.channels import line_unsend, line_users
 from bot.channels.line_dedupe import EventDedupe
-from bot.channels.line_render import render
+from bot.channels.line_render import plain, render
 from bot.config import Settings, settings
 from bot.conversation import RASA_DOWN
 from bot.messages import Button, Incoming, Location, Outgoing
@@ -68,11 +84,22 @@ router = APIRouter()
 MAX_BODY = 1024 * 1024
 RETRY_NAMESPACE = uuid.UUID("6f1c2a52-4b7e-4f0e-9d55-0c1e6b2f7a10")
 RETRYABLE = {429, 500, 502, 503, 504}
-KNOWN_EVENTS = {"message", "postback", "follow", "unfollow"}
+KNOWN_EVENTS = {"message", "postback", "follow", "unfollow", "unsend", "join", "memberJoined"}
 OFF = "LINE channel is off: LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are not set"
+RICH_MENU = Path(__file__).resolve().parents[2] / "knowledge_base" / "line_rich_menu.json"
+# Events in a group or room that are answered by the one-to-one notice and a leave.
+GROUP_GREETED = (JoinEvent, MemberJoinedEvent, MessageEvent, PostbackEvent)
+LEFT_CHATS = 10_000  # group/room ids remembered as left (the oldest forgotten)
 
-MENU = [Button("我要報案", "我要報案"), Button("查案件進度", "查詢案件進度"), Button("青年資源", "青年資源"),
-        Button("真人客服", "/human_handoff")]
+
+def menu_buttons(path: Path = RICH_MENU) -> list[Button]:
+    """The welcome's quick replies: the rich menu's tiles, the same postbacks (one definition)."""
+    areas = json.loads(path.read_text(encoding="utf-8"))["areas"]
+    return [Button(a["action"].get("displayText") or a["action"]["label"], a["action"]["data"]) for a in areas
+            if a["action"].get("type") == "postback"]
+
+
+MENU = menu_buttons()
 WELCOME = (
     "歡迎使用「便民一路通」高雄市民服務小幫手！\n"
     "直接用自己的話告訴我您遇到的事，例如「巷口路燈不亮」「樓下卡拉OK吵到三點」「我28歲想開早餐店有補助嗎」，"
@@ -86,6 +113,11 @@ PRIVACY = (
 STICKER = "謝謝您的貼圖 😊 請用文字告訴我需要什麼協助，例如「巷口路燈不亮」，或點下方選單。"
 UNSUPPORTED = "目前看得懂文字、照片、位置和貼圖；語音、影片和檔案還不行，請改用文字描述。"
 IMAGE_FAILED = "照片沒有收到（下載失敗或格式不符，支援 JPEG/PNG，10 MB 以內），請再傳一次。"
+ONE_TO_ONE = (
+    "謝謝邀請！「便民一路通」只在一對一的聊天中服務，以保護每位市民的個人資料（地址、電話、案件內容）。"
+    "請加我為好友，私下告訴我需要什麼協助。我先離開這裡，再見！"
+)
+ADD_FRIEND = "加好友："
 
 
 def retry_key(base: str, index: int = 0) -> str:
@@ -108,6 +140,7 @@ class LineChannel:
     def __init__(self, cfg: Settings, app: FastAPI) -> None:
         self.app = app
         self.validator = SignatureValidator(cfg.line_channel_secret)
+        self.add_friend_url = cfg.line_add_friend_url if cfg.line_add_friend_url.startswith("https://") else ""
         self.configuration = Configuration(host=cfg.line_api_host or None, access_token=cfg.line_channel_token)
         self.dedupe = EventDedupe(cfg.redis_url)
         self.client: AsyncApiClient | None = None
@@ -118,6 +151,8 @@ class LineChannel:
         self._pending: dict[str, list[tuple[int, int, Event, float]]] = {}
         self._seq = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self.standby: Counter[str] = Counter()  # standby events seen, by type (never answered)
+        self._left: OrderedDict[str, None] = OrderedDict()  # groups/rooms told and left
 
     # ---- life ------------------------------------------------------------------------------
     async def _clients(self) -> tuple[AsyncMessagingApi, AsyncMessagingApiBlob]:
@@ -183,20 +218,19 @@ class LineChannel:
                 else:
                     log.info("line event ignored type=%s", kind)
                 continue
-            source = event.source
-            user_id = getattr(source, "user_id", None)
-            if not user_id or getattr(source, "type", "") != "user":
-                log.info("line event ignored type=%s source=%s", event.type, getattr(source, "type", None))
+            chat = _chat(event)
+            if chat is None:
+                log.info("line event ignored type=%s source=%s", event.type, getattr(event.source, "type", None))
                 continue
-            parsed.append((user_id, event))
+            parsed.append((pseudonym(*chat), event))
         ids = [e.webhook_event_id for _, e in parsed if e.webhook_event_id]
         fresh = await self.dedupe.fresh(ids)
-        for user_id, event in parsed:
+        for sender, event in parsed:
             if event.webhook_event_id and event.webhook_event_id not in fresh:
                 log.info("line event duplicate id=%s skipped", event.webhook_event_id[-8:])
                 continue
             fresh.discard(event.webhook_event_id)  # the same id twice in one call: once
-            self._enqueue(pseudonym("line", user_id), event, received)
+            self._enqueue(sender, event, received)
 
     def _enqueue(self, sender: str, event: Event, received: float) -> None:
         """Per citizen, pending events are taken oldest timestamp first."""
@@ -220,18 +254,36 @@ class LineChannel:
 
     # ---- events ----------------------------------------------------------------------------
     async def handle(self, sender: str, event: Event, received: float) -> None:
-        user_id: str = event.source.user_id  # type: ignore[union-attr]
         key = event.webhook_event_id or uuid.uuid4().hex
         token = getattr(event, "reply_token", None)
-        if isinstance(event, UnfollowEvent):
-            await line_users.remember(sender, user_id, followed=False)
-            log.info("line unfollow sender=%s: notifications stopped", sender[:8])
+        standby = _mode(event) == "standby"
+        if standby:
+            # Another channel holds this chat (LINE's module channels): we must not answer.
+            # What we keep still follows the citizen (follow state, unsent texts); nothing is sent.
+            self.standby[event.type] += 1
+            log.info("line event in standby type=%s: not answered", event.type)
+        kind, chat_id = _chat(event) or ("", "")
+        if kind != "line":
+            if not standby:
+                await self._group(kind, chat_id, event, token, received, key)
             return
-        if isinstance(event, FollowEvent):
-            await line_users.remember(sender, user_id, followed=True)
-            log.info("line follow sender=%s", sender[:8])
-            await self.deliver(user_id, token, [Outgoing(text=WELCOME), Outgoing(text=PRIVACY, buttons=MENU)],
-                               received, key)
+        user_id = chat_id
+        if isinstance(event, (FollowEvent, UnfollowEvent)):
+            follows = isinstance(event, FollowEvent)
+            if not await line_users.remember(sender, user_id, followed=follows, at=event.timestamp):
+                log.info("line %s sender=%s older than the one recorded: ignored", event.type, sender[:8])
+                return
+            log.info("line %s sender=%s%s", event.type, sender[:8], "" if follows else ": notifications stopped")
+            if follows and not standby:
+                await self.deliver(user_id, token, [Outgoing(text=WELCOME), Outgoing(text=PRIVACY, buttons=MENU)],
+                                   received, key)
+            return
+        if isinstance(event, UnsendEvent):
+            removed = await line_unsend.forget(event.unsend.message_id, sender)
+            log.info("line unsend sender=%s: removed %s", sender[:8],
+                     " ".join(f"{k}={v}" for k, v in removed.items()))
+            return
+        if standby:
             return
         await self._remember(sender, user_id)
         # Per LINE user: a flood is dropped (LINE got its 200 long ago); told once per window.
@@ -257,6 +309,29 @@ class LineChannel:
         replies = await self._converse(user_id, incoming)
         await self.deliver(user_id, token, replies, received, key)
 
+    async def _group(self, kind: str, chat_id: str, event: Event, token: str | None, received: float,
+                     key: str) -> None:
+        """A group or room: said once, then left. Citizens' matters are personal (addresses,
+        phone numbers, cases): the assistant serves people one to one."""
+        if not isinstance(event, GROUP_GREETED) or chat_id in self._left:
+            log.info("line %s event ignored type=%s", kind.removeprefix("line-"), event.type)
+            return
+        self._left[chat_id] = None
+        while len(self._left) > LEFT_CHATS:
+            self._left.popitem(last=False)
+        text = ONE_TO_ONE + (f"\n{ADD_FRIEND}{self.add_friend_url}" if self.add_friend_url else "")
+        await self.deliver(chat_id, token, [Outgoing(text=text)], received, key)
+        api, _ = await self._clients()
+        where = kind.removeprefix("line-")
+        try:
+            if where == "group":
+                await api.leave_group(chat_id, _request_timeout=self.request_timeout)
+            else:
+                await api.leave_room(chat_id, _request_timeout=self.request_timeout)
+            log.info("line %s left after the one-to-one notice", where)
+        except (ApiException, aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.warning("line %s not left: %s", where, getattr(exc, "status", type(exc).__name__))
+
     async def _remember(self, sender: str, user_id: str) -> None:
         """The pseudonym → userId map is for later pushes; a database that is down must not
         cost the citizen this answer, which goes out with the reply token."""
@@ -268,6 +343,7 @@ class LineChannel:
     async def _from_message(self, sender: str, event: MessageEvent) -> tuple[Incoming | None, list[Outgoing] | None]:
         msg = event.message
         if isinstance(msg, TextMessageContent):
+            await line_unsend.remember(msg.id, sender, msg.text)  # so that an unsend can find its text
             return Incoming("line", sender, text=msg.text), None
         if isinstance(msg, LocationMessageContent):
             loc = Location(msg.latitude, msg.longitude, (msg.address or "")[:300], (msg.title or "")[:100])
@@ -336,11 +412,19 @@ class LineChannel:
 
     async def _reply(self, token: str, messages: list[dict[str, Any]]) -> bool:
         api, _ = await self._clients()
-        request = ReplyMessageRequest.from_dict({"replyToken": token, "messages": messages})
         try:
+            request = ReplyMessageRequest.from_dict({"replyToken": token, "messages": messages})
             await api.reply_message(request, _request_timeout=self.request_timeout)
             return True
+        except ValueError as exc:  # the SDK's own models refused a message (a Flex we built wrong)
+            if _has_flex(messages):
+                log.warning("line reply not valid (%s); sending plain text", type(exc).__name__)
+                return await self._reply(token, plain(messages))
+            log.error("line reply not valid: %s", type(exc).__name__)
         except ApiException as exc:
+            if _refused_flex(exc, messages):
+                log.warning("line reply refused status=400 (%s); sending plain text", _reason(exc))
+                return await self._reply(token, plain(messages))
             log.warning("line reply failed status=%s (%s); pushing instead", exc.status, _reason(exc))
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             log.warning("line reply failed: %s; pushing instead", type(exc).__name__)
@@ -349,7 +433,13 @@ class LineChannel:
     async def push(self, user_id: str, messages: list[dict[str, Any]], key: str) -> bool:
         """Push with X-Line-Retry-Key, retrying 429/5xx/network errors with the same key."""
         api, _ = await self._clients()
-        request = PushMessageRequest.from_dict({"to": user_id, "messages": messages})
+        try:
+            request = PushMessageRequest.from_dict({"to": user_id, "messages": messages})
+        except ValueError as exc:  # the SDK's own models refused a message (a Flex we built wrong)
+            if not _has_flex(messages):
+                raise
+            log.warning("line push not valid (%s); sending plain text", type(exc).__name__)
+            return await self.push(user_id, plain(messages), key)
         status: Any = None
         for attempt in range(1, self.push_attempts + 1):
             try:
@@ -359,6 +449,9 @@ class LineChannel:
                 if exc.status == 409:  # this retry key was accepted before: already delivered
                     log.info("line push already accepted retry_key=%s", key[:8])
                     return True
+                if _refused_flex(exc, messages):  # not accepted, so the same retry key is still free
+                    log.warning("line push refused status=400 (%s); sending plain text", _reason(exc))
+                    return await self.push(user_id, plain(messages), key)
                 status = exc.status
                 if status not in RETRYABLE:
                     break
@@ -383,6 +476,31 @@ class LineChannel:
 
 class LinePushError(RuntimeError):
     pass
+
+
+def _chat(event: Event) -> tuple[str, str] | None:
+    """(pseudonym namespace, LINE id) of the chat an event belongs to: a person, group or room."""
+    source = event.source
+    kind = getattr(source, "type", "")
+    chat_id = {"user": getattr(source, "user_id", None), "group": getattr(source, "group_id", None),
+               "room": getattr(source, "room_id", None)}.get(kind)
+    if not chat_id:
+        return None
+    return ("line" if kind == "user" else f"line-{kind}"), chat_id
+
+
+def _mode(event: Event) -> str:
+    mode = getattr(event, "mode", None)
+    return str(getattr(mode, "value", mode) or "active")
+
+
+def _has_flex(messages: list[dict[str, Any]]) -> bool:
+    return any(m.get("type") == "flex" for m in messages)
+
+
+def _refused_flex(exc: ApiException, messages: list[dict[str, Any]]) -> bool:
+    """A 400 for a batch with Flex in it that is not about the reply token: the rich form was refused."""
+    return exc.status == 400 and _has_flex(messages) and "reply token" not in _reason(exc).lower()
 
 
 def _reason(exc: ApiException) -> str:

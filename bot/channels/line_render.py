@@ -1,18 +1,24 @@
 """Outgoing → LINE message objects (plain Messaging API JSON, validated later by the SDK models).
 
 LINE's limits are kept here: ≤ 5 messages per call (texts merged first, then further batches),
-≤ 5,000 characters per text (split on line breaks), ≤ 13 quick replies (on the last message),
-≤ 12 bubbles per carousel, alt text on every Flex message.
+≤ 5,000 characters per text as LINE counts them, in UTF-16 code units (an emoji outside the BMP
+is two; split on line breaks), ≤ 13 quick replies (on the last message), ≤ 12 bubbles per
+carousel, alt text on every Flex message. `plain` turns a batch into text only: what is sent
+when LINE refuses a Flex message (400).
 
-Rich payloads (Outgoing.custom) and the keys read from them; unknown keys are ignored, an
-unknown type renders nothing (its text still goes out):
+Rich payloads (Outgoing.custom, the reply protocol: docs/reply_protocol.md) and the keys read
+from them; unknown keys are ignored; the other types (answer, notice, clarify, case_field other
+than confirm, case_filing, case_list, case_views, kept, consultation, subscription) render
+nothing more than their text and quick replies:
   routed       agency, unit, service                      → bubble: who handles it, 1999 button
-  emergency    number                                     → red bubble with a call button
+  emergency    numbers (or number)                        → red bubble with a call button per number
   case_summary case_id|id, title|service_name|service, agency, status, address|location,
-               description, created_at, url               → bubble
+  case_filed   description, created_at, url               → bubble
+  case_field   field=confirm: summary {service_name, fields: [{label, value}]} → bubble to confirm
   youth_cards  cards|programs|items|results: [{title|name, provider|agency, benefit|summary,
                reason, deadline, status, url, buttons: [{title, payload}]}] → carousel ≤ 12
-  comparison   items|programs: [{title|name, ...}], fields: [{key, label}] | [key] → carousel
+  comparison   columns: [{title, provider}] + rows: [{label, values}] (or items|programs with
+               fields: [{key, label}] | [key])        → carousel, one bubble per programme
   handoff      text|message, phone                        → bubble with a call button
 """
 
@@ -53,11 +59,29 @@ def render(outgoing: list[Outgoing], lang: str = "zh") -> list[list[dict[str, An
     return [messages[i:i + MAX_MESSAGES] for i in range(0, len(messages), MAX_MESSAGES)]
 
 
+def utf16_len(text: str) -> int:
+    """Length as LINE counts it: UTF-16 code units (characters outside the BMP count twice)."""
+    return len(text) + sum(1 for c in text if ord(c) > 0xFFFF)
+
+
+def _fit(text: str, limit: int) -> int:
+    """The most code points of `text` whose UTF-16 length is ≤ limit (never half an emoji)."""
+    if utf16_len(text) <= limit:
+        return len(text)
+    units = 0
+    for i, c in enumerate(text):
+        units += 2 if ord(c) > 0xFFFF else 1
+        if units > limit:
+            return i
+    return len(text)
+
+
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
     chunks: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        cut = cut if cut > limit // 2 else limit
+    while utf16_len(text) > limit:
+        fit = _fit(text, limit)
+        cut = text.rfind("\n", 0, fit)
+        cut = cut if cut > fit // 2 else fit
         chunks.append(text[:cut])
         text = text[cut:].lstrip("\n")
     if text:
@@ -72,12 +96,59 @@ def merge_texts(messages: list[dict[str, Any]], limit: int = MAX_MESSAGES) -> li
     while len(out) > limit and i < len(out) - 1:
         a, b = out[i], out[i + 1]
         if (a["type"] == b["type"] == "text" and "quickReply" not in a
-                and len(a["text"]) + 2 + len(b["text"]) <= MAX_TEXT):
+                and utf16_len(a["text"]) + 2 + utf16_len(b["text"]) <= MAX_TEXT):
             out[i] = {"type": "text", "text": f"{a['text']}\n\n{b['text']}"}
             del out[i + 1]
         else:
             i += 1
     return out
+
+
+def plain(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The batch with every Flex message replaced by a text of what it says (its texts and the
+    numbers and links of its buttons): sent when LINE refuses the rich form (400)."""
+    out: list[dict[str, Any]] = []
+    for msg in batch:
+        if msg.get("type") != "flex":
+            out.append(msg)
+            continue
+        lines: list[str] = []
+        _flex_lines(msg.get("contents"), lines)
+        text = "\n".join(line for line in lines if line.strip()) or str(msg.get("altText") or "")
+        replaced: dict[str, Any] = {"type": "text", "text": text[:MAX_TEXT // 2] if utf16_len(text) > MAX_TEXT
+                                    else text}
+        if "quickReply" in msg:
+            replaced["quickReply"] = msg["quickReply"]
+        out.append(replaced)
+    return out
+
+
+def _flex_lines(node: Any, lines: list[str]) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _flex_lines(item, lines)
+        return
+    if not isinstance(node, dict):
+        return
+    kind = node.get("type")
+    if kind == "text" and isinstance(node.get("text"), str):
+        lines.append(node["text"].strip())
+    elif kind == "button":
+        act = node.get("action") or {}
+        if act.get("type") == "uri":
+            label, target = str(act.get("label", "")), str(act.get("uri", "")).removeprefix("tel:")
+            lines.append(label if target in label else f"{label}：{target}")
+    elif kind == "box" and node.get("layout") == "baseline":  # a "label value" row: one line
+        words = [c.get("text", "") for c in node.get("contents") or [] if isinstance(c, dict)]
+        lines.append("：".join(w.strip() for w in words if isinstance(w, str) and w.strip()))
+        return
+    elif kind == "carousel":
+        for bubble in node.get("contents") or []:
+            _flex_lines(bubble, lines)
+            lines.append("")
+        return
+    for part in ("contents",) if kind == "box" else ("header", "hero", "body", "footer"):
+        _flex_lines(node.get(part), lines)
 
 
 def _label(title: str) -> str:
@@ -187,11 +258,13 @@ def _routed(c: dict[str, Any], lang: str) -> dict[str, Any] | None:
 
 
 def _emergency(c: dict[str, Any], lang: str) -> dict[str, Any] | None:
-    number = str(c.get("number") or "")
-    if not number.isdigit():
+    raw = c.get("numbers") if isinstance(c.get("numbers"), list) else [c.get("number")]
+    numbers = [str(n) for n in raw if str(n or "").isdigit()][:2]
+    if not numbers:
         return None
-    title = f"Emergency: call {number} now" if lang == "en" else f"緊急狀況請立即撥打 {number}"
-    return _flex(title, _bubble(title, [], [_call(number, lang, color="#C62828")], color="#C62828"))
+    said = " / ".join(numbers)
+    title = f"Emergency: call {said} now" if lang == "en" else f"緊急狀況請立即撥打 {said}"
+    return _flex(title, _bubble(title, [], [_call(n, lang, color="#C62828") for n in numbers], color="#C62828"))
 
 
 def _case_summary(c: dict[str, Any], lang: str) -> dict[str, Any] | None:
@@ -208,6 +281,17 @@ def _case_summary(c: dict[str, Any], lang: str) -> dict[str, Any] | None:
     buttons = [_button(Button("Details" if en else "查看詳情", c["url"]))] if str(c.get("url", "")).startswith(
         "https://") else []
     return _flex(title, _bubble(title, rows, buttons))
+
+
+def _case_field(c: dict[str, Any], lang: str) -> dict[str, Any] | None:
+    """The confirm question: the draft as a bubble (the submit / change buttons are quick replies)."""
+    summary = c.get("summary")
+    if c.get("field") != "confirm" or not isinstance(summary, dict):
+        return None
+    title = "Please confirm" if lang == "en" else "請確認通報內容"
+    rows = [_row(str(f.get("label", "")), f.get("value", "")) for f in summary.get("fields") or []
+            if isinstance(f, dict) and f.get("value") not in (None, "")]
+    return _flex(f"{title}：{summary.get('service_name') or ''}", _bubble(title, rows))
 
 
 def _card(item: dict[str, Any], lang: str, fields: list[tuple[str, str]] | None = None) -> dict[str, Any]:
@@ -239,7 +323,21 @@ def _youth_cards(c: dict[str, Any], lang: str) -> dict[str, Any] | None:
     return _flex(alt, {"type": "carousel", "contents": [_card(i, lang) for i in items]})
 
 
+def _columns_as_items(c: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """bot.youth.chat's table (columns = programmes, rows = fields) as items and fields."""
+    columns = [col for col in c.get("columns") or [] if isinstance(col, dict)][:MAX_BUBBLES]
+    rows = [r for r in c.get("rows") or [] if isinstance(r, dict) and isinstance(r.get("values"), list)]
+    items = [{"title": col.get("title"), "provider": col.get("provider"),
+              **{str(r.get("field") or r.get("label")): r["values"][i] for r in rows if i < len(r["values"])}}
+             for i, col in enumerate(columns)]
+    return items, [{"key": str(r.get("field") or r.get("label")), "label": str(r.get("label") or r.get("field"))}
+                   for r in rows]
+
+
 def _comparison(c: dict[str, Any], lang: str) -> dict[str, Any] | None:
+    if c.get("columns"):
+        items, table_fields = _columns_as_items(c)
+        c = {**c, "items": items, "fields": table_fields}
     items = _items(c, "items", "programs", "cards")
     if not items:
         return None
@@ -255,11 +353,16 @@ def _handoff(c: dict[str, Any], lang: str) -> dict[str, Any] | None:
     default = "A person will take over shortly." if en else "已為您轉接真人客服，請稍候。"
     text = str(_pick(c, "text", "message") or default)
     phone = str(c.get("phone") or "1999")
-    title = "Talk to a person" if en else "真人客服"
+    closed = c.get("state") == "closed"  # asked outside staffed hours: nothing was queued
+    if en:
+        title = "Online desk closed" if closed else "Talk to a person"
+    else:
+        title = "真人客服時間外" if closed else "真人客服"
     return _flex(f"{title}: {text}", _bubble(title, [_text(text, size="sm")], [_call(phone, lang, primary=False)]))
 
 
 _BUILDERS = {"routed": _routed, "emergency": _emergency, "case_summary": _case_summary,
+             "case_filed": _case_summary, "case_field": _case_field,
              "youth_cards": _youth_cards, "comparison": _comparison, "handoff": _handoff}
 
 
