@@ -52,6 +52,7 @@ class Service:
     needs: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     expected_days: int | None = None
+    working_days: bool = False  # expected_days counts Mon–Fri only (the staff queue's due dates)
     contact: str = ""
     keywords: tuple[str, ...] = field(default=())
 
@@ -126,6 +127,7 @@ def _service_from(row: dict, source: str) -> Service:
         needs=needs,
         optional=optional,
         expected_days=row.get("expected_days"),
+        working_days=row.get("working_days") is True,
         contact=str(row.get("contact", "")),
         keywords=tuple(row.get("keywords", ())),
     )

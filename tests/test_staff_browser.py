@@ -223,6 +223,7 @@ def test_transfer_moves_the_case_and_records_it_for_curation(page, stack, cases)
     login(page, stack.url, "hank", PW)
     page.goto(f"{stack.url}/staff/cases/{cases['pothole']}")
     page.wait_for_selector("body[data-ready='1']")
+    page.select_option("#transfer-agency", "EPB")  # agencies first, then that agency's services (#21)
     page.select_option("#transfer-service", "garbage_collection")
     page.fill("#transfer-reason", "其實是垃圾問題")
     page.click("#transfer-submit")
@@ -279,7 +280,7 @@ def test_admin_creates_an_account_on_the_accounts_page(page, stack) -> None:
     page.goto(stack.url + "/staff/accounts")
     page.wait_for_selector("body[data-ready='1']")
     nav = page.locator("#staff-nav a").all_inner_texts()
-    assert nav == ["案件", "轉接", "待釐清", "知識庫", "月報", "帳號"], "admin sees every page"
+    assert nav == ["案件", "轉接", "電話受理", "待釐清", "知識庫", "月報", "帳號"], "admin sees every page"
     page.fill("#u-username", "newop")
     page.fill("#u-display", "<script>alert(1)</script>")
     page.fill("#u-password", "short")
@@ -297,5 +298,5 @@ def test_admin_creates_an_account_on_the_accounts_page(page, stack) -> None:
     login(p2, stack.url, "newop", "a-good-long-password")
     assert p2.url.endswith("/staff/operator"), "an operator lands on the hand-over desk"
     p2.wait_for_selector("#staff-nav a")
-    assert p2.locator("#staff-nav a").all_inner_texts() == ["轉接"]
+    assert p2.locator("#staff-nav a").all_inner_texts() == ["案件", "轉接", "電話受理"]  # cases read-only (#21)
     other.close()

@@ -84,7 +84,13 @@ def test_other_agency_gets_403_everywhere(app_client) -> None:
     assert c.post(f"/staff/api/cases/{case}/transfer",
                   json={"service": "garbage_collection", "reason": "搶過來"}).status_code == 403
     assert store.get_case(case).status == "received" and store.get_case(case).agency == "PWB"
-    assert audit.verify().count == 0, "a refused look is not a view"
+    logged = audit.actions_since()
+    assert not [e for e in logged if e[0] in ("case.view", "photo.view")], "a refused look is not a view"
+    refused = [(user, obj) for action, user, obj, _ in logged if action == "staff.forbidden"]
+    erin = accounts.login("erin", PW).user.id
+    assert refused == [(erin, f"/staff/api/cases/{case}"), (erin, f"/staff/api/cases/{case}/photos/0"),
+                       (erin, f"/staff/cases/{case}"), (erin, f"/staff/api/cases/{case}/status"),
+                       (erin, f"/staff/api/cases/{case}/transfer")], "but each refusal is on record, with who"
     assert c.get("/staff/api/cases/KH-0000-000000").status_code == 404
 
 
@@ -95,9 +101,9 @@ def test_status_change_reaches_the_citizen_and_detail_is_logged(app_client) -> N
     detail = c.get(f"/staff/api/cases/{case}").json()
     assert detail["description"] == "<b>燈</b>不亮" and detail["next_statuses"]
     with db.session_factory()() as s:
-        entry = s.scalar(select(audit.AuditEntry))
+        entry = s.scalar(select(audit.AuditEntry).where(audit.AuditEntry.action == "case.view"))
     assert (entry.action, entry.object, entry.citizen, entry.agency) == ("case.view", case, "cit-b", "PWB")
-    resp = c.post(f"/staff/api/cases/{case}/status", json={"status": "closed", "note": "已更換燈泡"})
+    resp = c.post(f"/staff/api/cases/{case}/status", json={"status": "closed", "note": "已更換燈泡", "confirm": True})
     assert resp.status_code == 200 and resp.json()["notified"] == 1
     with db.session_factory()() as s:
         sent = s.scalars(select(notify.Notification).where(notify.Notification.sender == "cit-b")).all()

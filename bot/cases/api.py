@@ -34,7 +34,7 @@ from bot.staff.auth import StaffUser
 
 log = logging.getLogger("bot.cases.api")
 router = APIRouter()
-QUIET_CHANNELS = {"open311"}  # Open311 clients poll GET /requests; there is nobody to push to
+QUIET_CHANNELS = {"open311", "phone"}  # Open311 clients poll GET /requests; a phone caller has no inbox
 
 
 class StatusChange(BaseModel):

@@ -37,7 +37,7 @@ router = APIRouter(prefix="/open311/v2")
 # Route pairs: the ".json" form is registered first (decorators apply bottom-up, so it is
 # written last), else "{code}" would swallow "PWB-POTHOLE.json".
 MAX_DESCRIPTION = 4000
-CHAT_CHANNELS = ("line", "web", "rest")  # citizens talking to the assistant, not Open311 clients
+CHAT_CHANNELS = ("line", "web", "rest", "phone")  # citizens (chat, or 1999 phone intake), not Open311 clients
 PUBLIC_DECIMALS = 3  # ~110 m of latitude: the street, not the house
 _ATTRIBUTES = {
     "time": ("string", "何時發生 / When it happens"),

@@ -33,7 +33,7 @@ JS, CSS, PNG = "text/javascript; charset=utf-8", "text/css; charset=utf-8", "ima
 # /staff/static/<name> → bot/web/staff/<name>. Engineer B adds its page files here.
 ASSETS: dict[str, str] = {
     "staff.js": JS, "staff.css": CSS, "login.js": JS,
-    "cases.js": JS, "case.js": JS, "accounts.js": JS,
+    "cases.js": JS, "case.js": JS, "accounts.js": JS, "phone.js": JS,
     "curation.js": JS, "curation.css": CSS, "knowledge.js": JS, "reports.js": JS,  # engineer B
 }
 # /staff/vendor/<name> → (file under node_modules, media type). npm packages pinned in package.json.

@@ -6,7 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const number = decodeURIComponent(location.pathname.split("/").pop());
   const api = "/staff/api/cases/" + encodeURIComponent(number);
-  let services = [];
+  let choices = []; // transfer targets: [{id, name, services: [{id, name}]}], agencies first
   let current = null; // the case as last loaded
   const NAMES = {received: "已受理", dispatched: "已派工", in_progress: "處理中", closed: "已結案", duplicate: "重複案件", transferred: "已轉其他單位"};
 
@@ -35,7 +35,9 @@
     fact(dl, "來源", c.channel);
     fact(dl, "追蹤者", c.followers ? c.followers + " 位" : "");
     fact(dl, "受理時間", staff.fmtTime(c.created_at));
-    fact(dl, "預計完成", staff.fmtTime(c.expected_by));
+    if (c.due_at) {
+      fact(dl, "到期", staff.fmtTime(c.due_at) + (c.due_in_working_days ? "（以工作天計）" : "") + (c.overdue ? "　已逾期" : ""));
+    }
     const photos = $("photos");
     if (c.photos.length) {
       photos.replaceChildren();
@@ -79,20 +81,55 @@
     $("status-confirm").hidden = true;
     $("status-submit").disabled = !c.next_statuses.length;
     $("transfer-submit").disabled = !c.may_transfer;
-    const ts = $("transfer-service");
-    if (!ts.options.length) {
-      for (const s of services.filter((x) => x.id !== c.service)) {
-        const o = document.createElement("option");
-        o.value = s.id;
-        o.textContent = s.name + "（" + s.agency + "）";
-        ts.append(o);
-      }
-    }
+    // Operators read any case but change none: the forms are not shown (the server refuses anyway).
+    $("status-form").hidden = $("transfer-form").hidden = c.may_edit === false;
     document.body.dataset.status = c.status;
   }
 
   async function load() {
     render(await staff.api("GET", api));
+  }
+
+  // --- transfer: agency first, then its services; a search narrows both; nothing pre-chosen --
+
+  function opt(select, value, label) {
+    const o = document.createElement("option");
+    o.value = value;
+    o.textContent = label;
+    select.append(o);
+  }
+
+  function matches(text, ...names) {
+    return !text || names.some((n) => String(n).toLowerCase().includes(text));
+  }
+
+  function fillAgencies() {
+    const text = $("transfer-search").value.trim().toLowerCase();
+    const sel = $("transfer-agency");
+    const keep = sel.value;
+    sel.replaceChildren();
+    opt(sel, "", "請選擇機關");
+    for (const a of choices) {
+      const hits = a.services.filter((s) => matches(text, s.name, s.id)).length;
+      if (!matches(text, a.name, a.id) && !hits) continue;
+      opt(sel, a.id, a.name + "（" + a.services.length + " 項）");
+    }
+    sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
+    fillServices();
+  }
+
+  function fillServices() {
+    const text = $("transfer-search").value.trim().toLowerCase();
+    const sel = $("transfer-service");
+    const keep = sel.value;
+    const agency = choices.find((a) => a.id === $("transfer-agency").value);
+    sel.replaceChildren();
+    opt(sel, "", agency ? "請選擇服務項目" : "請先選擇機關");
+    sel.disabled = !agency;
+    if (!agency) return;
+    const whole = matches(text, agency.name, agency.id); // the agency itself matched: all its services
+    for (const s of agency.services) if (whole || matches(text, s.name, s.id)) opt(sel, s.id, s.name);
+    sel.value = [...sel.options].some((o) => o.value === keep) ? keep : "";
   }
 
   async function sendStatus(confirmed) {
@@ -145,6 +182,11 @@
     const msg = $("transfer-msg");
     msg.className = "";
     msg.textContent = "";
+    if (!$("transfer-agency").value || !$("transfer-service").value) {
+      msg.className = "error";
+      msg.textContent = "請先選擇機關與服務項目。";
+      return;
+    }
     try {
       const r = await staff.api("POST", api + "/transfer", {service: $("transfer-service").value, reason: $("transfer-reason").value});
       msg.className = "ok";
@@ -159,8 +201,13 @@
 
   (async () => {
     await staff.nav("cases");
-    services = (await staff.api("GET", "/staff/api/catalogue")).services;
     await load();
+    if (current && current.may_transfer) {
+      choices = (await staff.api("GET", api + "/transfer-options")).agencies;
+      fillAgencies();
+    }
+    $("transfer-search").addEventListener("input", fillAgencies);
+    $("transfer-agency").addEventListener("change", fillServices);
     document.body.dataset.ready = "1";
   })().catch((e) => { $("error").textContent = e.message; });
 })();

@@ -45,8 +45,9 @@
 
   // key, label, href, roles allowed (admin sees all)
   const LINKS = [
-    ["cases", "案件", "/staff/cases", ["handler"]],
+    ["cases", "案件", "/staff/cases", ["handler", "operator"]],
     ["operator", "轉接", "/staff/operator", ["operator"]],
+    ["phone", "電話受理", "/staff/phone", ["operator"]],
     ["curation", "待釐清", "/staff/curation", ["curator"]],
     ["knowledge", "知識庫", "/staff/knowledge", ["curator"]],
     ["reports", "月報", "/staff/reports", ["handler", "curator"]],
@@ -82,8 +83,53 @@
     out.addEventListener("click", async () => {
       try { await api("POST", "/staff/api/logout"); } finally { location.href = "/staff/login"; }
     });
-    el.append(list, who, out);
+    el.append(list);
+    if (user.role === "admin" || CASE_SEARCH_ROLES.includes(user.role)) el.append(searchBox());
+    el.append(who, out);
     return user;
+  }
+
+  // A case number (KH-2612-000123, kh2612000123, 2612-000123) in its stored form, or "".
+  function caseNumber(text) {
+    const m = String(text || "").trim().toUpperCase().replace(/\s+/g, "").match(/^(?:KH-?)?(\d{4})-?(\d{6})$/);
+    return m ? "KH-" + m[1] + "-" + m[2] : "";
+  }
+
+  // The search box on every console page: a case number opens that case (if the server lets
+  // this user see it); anything else is a search of the case list.
+  const CASE_SEARCH_ROLES = ["handler", "operator"];
+
+  function searchBox() {
+    const form = document.createElement("form");
+    form.id = "case-search";
+    form.setAttribute("role", "search");
+    const input = document.createElement("input");
+    input.type = "search";
+    input.id = "case-search-q";
+    input.maxLength = 100;
+    input.placeholder = "案號或關鍵字";
+    input.setAttribute("aria-label", "搜尋案件（輸入案號直接開啟）");
+    const go = document.createElement("button");
+    go.type = "submit";
+    go.textContent = "搜尋";
+    form.append(input, go);
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      const number = caseNumber(text);
+      if (number) {
+        try {
+          const found = await api("GET", "/staff/api/cases?per_page=1&q=" + encodeURIComponent(number));
+          if (found.items.length && found.items[0].number === number) {
+            location.href = "/staff/cases/" + encodeURIComponent(number);
+            return;
+          }
+        } catch (e) { /* fall through to the list, which shows the error */ }
+      }
+      location.href = "/staff/cases?q=" + encodeURIComponent(number || text);
+    });
+    return form;
   }
 
   function fmtTime(iso) {
@@ -92,5 +138,5 @@
     return d.toLocaleString("zh-TW", {timeZone: "Asia/Taipei", hour12: false});
   }
 
-  window.staff = {api, me, nav, fmtTime};
+  window.staff = {api, me, nav, fmtTime, caseNumber};
 })();
