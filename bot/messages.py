@@ -45,7 +45,8 @@ class Outgoing:
     text: str | None = None
     buttons: list[Button] = field(default_factory=list)
     image: str | None = None
-    # Rich payloads: {"type": "case_summary" | "youth_cards" | "comparison" | "handoff", ...}
+    # What the reply is, for clients: {"type": <one of a closed set>, ...}, each type's fields in
+    # bot/protocol/reply.schema.json, explained in docs/reply_protocol.md.
     custom: dict[str, Any] | None = None
 
     def as_rest(self, recipient_id: str) -> dict[str, Any]:
@@ -56,8 +57,9 @@ class Outgoing:
             out["buttons"] = [{"title": b.title, "payload": b.payload} for b in self.buttons]
         if self.image:
             out["image"] = self.image
-        if self.custom is not None:
-            out["custom"] = self.custom
+        # Every REST reply carries custom.type; a text sent without one (a Rasa response from
+        # domain.yml, a channel's own line) is a plain answer.
+        out["custom"] = self.custom if self.custom is not None else {"type": "answer"}
         return out
 
     @classmethod

@@ -11,6 +11,7 @@ import uuid
 import httpx
 import pytest
 
+from bot import protocol
 from tests.conftest import start_stack, stop_stack
 
 pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
@@ -45,7 +46,7 @@ def test_report_confirm_list_and_notify(tmp_path):
         m = NUMBER.search(_texts(filed))
         assert m, filed
         number = m.group(0)
-        assert any((r.get("custom") or {}).get("type") == "case_summary" for r in filed)
+        assert any((r.get("custom") or {}).get("type") == "case_filed" for r in filed)
         print(f"case filing (confirm → case number, whole path): {filing_ms:.0f} ms")
 
         mine = stack.say(browser, "我的案件", **meta)
@@ -53,12 +54,14 @@ def test_report_confirm_list_and_notify(tmp_path):
 
         stranger = stack.say(f"other-{browser}", number, **meta)
         assert number in _texts(stranger) and "建工路" not in _texts(stranger), stranger
+        protocol.check([*first, *where, *summary, *filed, *mine, *stranger])  # docs/reply_protocol.md
 
         resp = httpx.post(f"{stack.url}/api/cases/{number}/status", json={"status": "in_progress", "note": "已派員"},
                           headers={"Authorization": "Bearer e2e-token"}, timeout=30)
         assert resp.status_code == 200, resp.text
         pending = httpx.get(f"{stack.url}/api/notifications", params={"sender": browser}, timeout=30).json()
         assert any(number in (p.get("text") or "") and "處理中" in p["text"] for p in pending), pending
+        protocol.check(pending)
         assert "巷子" not in stack.log() and "建工路100" not in stack.log()  # no personal data logged
     finally:
         assert stop_stack(stack) == 0

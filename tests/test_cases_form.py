@@ -83,7 +83,7 @@ def test_whole_flow_with_bad_address_correction_and_filing(sqlite_db):
     state = run(state, text="", intent="skip_field", confidence=1.0)
     assert state["case_photo"] == intake.NONE and state["requested_slot"] == "case_confirm"
     card = intake.ask("case_confirm", state)[0]
-    assert card.custom["type"] == "case_summary" and "三民區" in card.text
+    assert card.custom["type"] == "case_field" and card.custom["field"] == "confirm" and "三民區" in card.text
     state = run(state, text="地址打錯了")  # correction at the summary
     assert state["requested_slot"] == "case_location"
     state = run(state, text="高雄市三民區建工路100號")

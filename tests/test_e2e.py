@@ -14,6 +14,7 @@ import pytest
 import redis
 import sqlalchemy
 
+from bot import protocol
 from tests.conftest import RABBITMQ_URL, REDIS_URL, alive, child_pids, start_stack, stop_stack
 
 pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
@@ -37,13 +38,14 @@ def converse(stack, sender: str) -> None:
 
     fire = stack.say(sender, "隔壁房子失火了！")
     assert "119" in _texts(fire)
-    assert _routed(fire) == {"type": "emergency", "number": "119"}
+    assert _routed(fire) == {"type": "emergency", "number": "119", "numbers": ["119"], "level": "hard"}
 
     fight = stack.say(sender, "樓下有人拿刀在打人")
     assert "110" in _texts(fight)
 
     simplified = stack.say(sender, "路灯坏了好几天")
     assert _routed(simplified).get("agency") == "PWB"
+    protocol.check([*greeting, *light, *fire, *fight, *simplified])  # docs/reply_protocol.md
 
 
 def bad_input(stack) -> None:
@@ -60,6 +62,7 @@ def bad_input(stack) -> None:
         assert resp.status_code == 200, body
         replies = resp.json()
         assert replies and all(isinstance(r.get("text"), str) and r["text"] for r in replies), body
+        protocol.check(replies)
     too_long = httpx.post(url, json=cases[2], timeout=30).json()
     assert "太長" in too_long[0]["text"]
     empty = httpx.post(url, json=cases[0], timeout=30).json()

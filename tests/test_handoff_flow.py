@@ -20,10 +20,17 @@ from tests.conftest import clear_caches
 
 PASSWORD = "operator-password-1"
 OP: dict[str, str] = {}  # the operator session's CSRF header, filled in by the fixture
+# What Rasa sends for the assistant's replies (text and buttons, then the custom payload apart).
 CLARIFY = [{"recipient_id": "x", "text": "抱歉，我不太確定您的意思。",
-            "buttons": [{"title": "轉真人客服／撥打1999", "payload": "/human_handoff"}]}]
+            "buttons": [{"title": "轉真人客服／撥打1999", "payload": "/human_handoff"}]},
+           {"recipient_id": "x", "custom": {"type": "clarify", "choices": []}}]
 ROUTED = [{"recipient_id": "x", "text": "【路燈故障】由工務局處理。"},
-          {"recipient_id": "x", "custom": {"type": "routed", "agency": "PWB", "service": "street_light_out"}}]
+          {"recipient_id": "x", "custom": {"type": "routed", "agency": "PWB", "unit": "養護工程處",
+                                           "service": "street_light_out", "confidence": 0.97}}]
+CLOSED = "mon 00:00-00:01"  # practically always closed
+# Ways of asking for a person: each does what the hand-over button does.
+ASKING = ["我要找真人", "轉人工", "真人客服", "叫你們主管來", "talk to a person", "human please", "找客服",
+          "转人工客服", "我不要跟機器人講！"]
 
 
 @pytest.fixture()
@@ -60,9 +67,12 @@ def chat(tmp_path, monkeypatch) -> Iterator[tuple[TestClient, list[dict]]]:
 
 
 def say(client: TestClient, text: str | None, sender: str = "web-user-1", **meta) -> list[dict]:
+    from bot import protocol
+
     resp = client.post("/webhooks/rest/webhook",
                        json={"sender": sender, "message": text, "metadata": {"channel": "web", **meta}})
     assert resp.status_code == 200, resp.text
+    protocol.check(resp.json())  # every reply keeps the reply protocol (docs/reply_protocol.md)
     return resp.json()
 
 
@@ -118,13 +128,88 @@ def test_two_misunderstandings_in_a_row_queue_the_conversation(chat) -> None:
     assert queue[0]["reason"] == "not_understood"
 
 
-def test_asking_in_words_queues_with_our_notice(chat) -> None:
-    client, _ = chat
-    client.script.append([{"recipient_id": "x", "text": "好的，我幫您轉給 1999"},  # type: ignore[attr-defined]
-                          {"recipient_id": "x", "custom": {"type": "routed", "agency": "NONE",
-                                                           "service": "human_handoff"}}])
-    out = say(client, "我要真人客服")
-    assert [m.get("custom", {}).get("type") for m in out] == ["handoff"]
+NLU_HANDOFF = [{"recipient_id": "x", "text": "好的，我幫您轉給 1999 市民專線的服務人員，請稍候"},
+               {"recipient_id": "x", "custom": {"type": "answer", "service": "human_handoff"}}]
+
+
+def test_asking_in_words_the_nlu_knows_queues_with_our_notice(chat) -> None:
+    """A phrasing not in knowledge_base/handoff_phrases.yml: Rasa's intent human_handoff."""
+    client, seen = chat
+    client.script.append(NLU_HANDOFF)  # type: ignore[attr-defined]
+    out = say(client, "麻煩幫我聯絡你們的服務人員")
+    assert len(seen) == 1
+    assert [m["custom"]["type"] for m in out] == ["handoff"] and out[0]["custom"]["state"] == "queued"
+    assert [q["reason"] for q in client.get("/staff/operator/api/queue", headers=OP).json()] == ["asked"]
+
+
+@pytest.mark.parametrize("words", ASKING)
+def test_each_way_of_asking_does_what_the_button_does(chat, words) -> None:
+    client, seen = chat
+    out = say(client, words)
+    assert seen == [], "asking for a person never waits on the assistant"
+    assert [m["custom"]["type"] for m in out] == ["handoff"] and out[0]["custom"]["state"] == "queued"
+    assert out[0]["buttons"] == [{"title": "回到小幫手", "payload": "/handoff_cancel"}]
+    queue = client.get("/staff/operator/api/queue", headers=OP).json()
+    assert [(q["state"], q["reason"]) for q in queue] == [("queued", "asked")]
+    say(client, "還在嗎？")
+    assert seen == [], "then the conversation is with the operator, like after the button"
+
+
+@pytest.mark.parametrize("words", [*ASKING, "/human_handoff"])
+def test_outside_hours_asking_is_told_the_truth_and_the_assistant_goes_on(chat, monkeypatch, words) -> None:
+    client, seen = chat
+    monkeypatch.setenv("BOT_HANDOFF_HOURS", CLOSED)
+    out = say(client, words)
+    [notice] = [m["custom"] for m in out]
+    assert notice["type"] == "handoff" and notice["state"] == "closed" and notice["hours"] == "週一 00:00–00:01"
+    text = out[0]["text"]
+    assert "沒有幫您排隊" in text and "週一 00:00–00:01" in text and "1999" in text and "最快" in text
+    assert "請稍候" not in text, "nobody is told to wait for a person who is not there"
+    assert client.get("/staff/operator/api/queue", headers=OP).json() == [], "nothing queued out of hours"
+    after = say(client, "巷口路燈不亮")
+    assert len(seen) == 1 and after[0]["custom"]["type"] == "routed", "the assistant keeps helping"
+
+
+def test_outside_hours_the_nlu_intent_is_told_the_truth_too(chat, monkeypatch) -> None:
+    client, seen = chat
+    monkeypatch.setenv("BOT_HANDOFF_HOURS", CLOSED)
+    client.script.append(NLU_HANDOFF)  # type: ignore[attr-defined]
+    out = say(client, "麻煩幫我聯絡你們的服務人員")
+    assert [m["custom"]["state"] for m in out] == ["closed"], "the catalogue's 'please wait' is replaced"
+    assert client.get("/staff/operator/api/queue", headers=OP).json() == []
+
+
+def test_two_misunderstandings_out_of_hours_never_go_silent(chat, monkeypatch) -> None:
+    client, seen = chat
+    monkeypatch.setenv("BOT_HANDOFF_HOURS", CLOSED)
+    client.script.extend([CLARIFY, CLARIFY, ROUTED, CLARIFY, CLARIFY])  # type: ignore[attr-defined]
+    say(client, "嗯")
+    out = say(client, "喔")
+    kinds = [m["custom"]["type"] for m in out]
+    assert kinds == ["clarify", "handoff"] and out[-1]["custom"]["state"] == "closed"
+    assert "沒聽懂" in out[-1]["text"] and "1999" in out[-1]["text"]
+    assert client.get("/staff/operator/api/queue", headers=OP).json() == []
+    answer = say(client, "巷口路燈不亮")
+    assert len(seen) == 3 and answer and answer[0]["custom"]["type"] == "routed", "still answered"
+    assert [m["custom"]["type"] for m in say(client, "啊")] == ["clarify"], "the count started again"
+    assert [m["custom"]["type"] for m in say(client, "唔")] == ["clarify", "handoff"]
+
+
+def test_still_waiting_when_the_desk_closes_goes_back_to_the_assistant(chat, monkeypatch) -> None:
+    client, seen = chat
+    say(client, "/human_handoff")
+    monkeypatch.setenv("BOT_HANDOFF_HOURS", CLOSED)
+    out = say(client, "有人在嗎")
+    assert [m["custom"]["state"] for m in out] == ["closed"] and "1999" in out[0]["text"]
+    assert seen == [] and client.get("/staff/operator/api/queue", headers=OP).json() == []
+    assert say(client, "路燈不亮") and len(seen) == 1, "the assistant answers again"
+
+
+def test_words_that_only_look_like_asking_go_to_the_assistant(chat) -> None:
+    client, seen = chat
+    say(client, "請問主管機關是哪個單位")
+    say(client, "客服電話一直打不通，巷口的路燈已經壞了三天，晚上很暗很危險")
+    assert len(seen) == 2 and client.get("/staff/operator/api/queue", headers=OP).json() == []
 
 
 def test_emergency_still_answered_while_waiting_for_a_person(chat) -> None:
@@ -169,7 +254,7 @@ def test_operator_api_needs_an_operator_session(chat) -> None:
 
 def test_outside_hours_the_citizen_is_told_when_and_about_1999(chat, monkeypatch) -> None:
     client, _ = chat
-    monkeypatch.setenv("BOT_HANDOFF_HOURS", "mon 00:00-00:01")  # practically always closed
+    monkeypatch.setenv("BOT_HANDOFF_HOURS", CLOSED)
     text = say(client, "/human_handoff")[0]["text"]
     assert "1999" in text and "24 小時" in text and "最快" in text
     en = say(client, "/human_handoff", sender="web-user-2", lang="en")[0]["text"]
@@ -189,5 +274,16 @@ def test_staffed_hours_default_and_next_opening() -> None:
     assert hours.when_text(desk.next_open(friday_night), friday_night, "zh") == "12/7（週一）08:30"
     monday_dawn = datetime(2026, 12, 7, 6, 0, tzinfo=tz)
     assert hours.when_text(desk.next_open(monday_dawn), monday_dawn, "zh") == "今天（週一）08:30"
+    assert desk.describe("zh") == "週一至週五 08:30–17:30" and desk.describe("en") == "Mon–Fri 08:30–17:30"
     with pytest.raises(ValueError):
         hours.parse("weekdays 9-5")
+
+
+def test_asking_again_while_waiting_is_told_so_and_the_operator_sees_it(chat) -> None:
+    client, seen = chat
+    say(client, "/human_handoff")
+    out = say(client, "真人呢？")
+    assert [m["custom"]["state"] for m in out] == ["queued"] and "等候名單" in out[0]["text"]
+    cid = client.get("/staff/operator/api/queue", headers=OP).json()[0]["id"]
+    texts = [m["text"] for m in client.get(f"/staff/operator/api/conversations/{cid}", headers=OP).json()["messages"]]
+    assert "真人呢？" in texts and seen == []

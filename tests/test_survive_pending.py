@@ -202,7 +202,8 @@ async def test_rounds_at_once_send_a_kept_message_once(gw: Gateway) -> None:
     assert await asyncio.to_thread(pending.count, pending.DONE) == 1
 
 
-async def test_kept_too_long_goes_to_a_person(gw: Gateway) -> None:
+async def test_kept_too_long_goes_to_a_person(gw: Gateway, monkeypatch) -> None:
+    monkeypatch.setenv("BOT_HANDOFF_HOURS", "mon-sun 00:00-24:00")  # staffed: someone can take it
     conv = gw.app.state.conversation
     conv.worker.handoff_after = 1.0
     await gw.say("citizen-d", "我要找人")
@@ -214,6 +215,19 @@ async def test_kept_too_long_goes_to_a_person(gw: Gateway) -> None:
     await conv.worker.round()
     assert gw.rasa.seen == []  # handed over, not also answered by the assistant
     assert await asyncio.to_thread(pending.count, pending.HANDED) == 1
+
+
+async def test_kept_too_long_out_of_hours_is_told_the_truth_not_queued(gw: Gateway, monkeypatch) -> None:
+    """Nobody at the desk: no hand-over (it would hold the conversation silent till morning)."""
+    monkeypatch.setenv("BOT_HANDOFF_HOURS", "mon 00:00-00:01")
+    conv = gw.app.state.conversation
+    conv.worker.handoff_after = 1.0
+    await gw.say("citizen-n", "我要找人")
+    got = await gw.notifications("citizen-n", 1, timeout=10)
+    assert got and got[0]["custom"]["type"] == "handoff" and got[0]["custom"]["state"] == "closed"
+    assert "1999" in got[0]["text"] and "再傳一次" in got[0]["text"]
+    who = privacy.pseudonym("web", "citizen-n")
+    assert await asyncio.to_thread(service.state, "web", who) == "bot"
 
 
 def _replicas(gw: Gateway, dead: int, redis_url: str = "") -> None:

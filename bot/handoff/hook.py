@@ -3,7 +3,12 @@
 `intercept` runs before Rasa: the hand-over payloads, and every message of a conversation
 that is with (or waiting for) a person, are handled here and never reach Rasa.
 `observe` runs after Rasa: it keeps the transcript and starts a hand-over when the citizen
-asked for a person in words, or when the assistant failed to understand twice in a row.
+asked for a person in words the NLU knew (intent human_handoff), or when the assistant failed
+to understand twice in a row.
+
+Asking for a person, by the button or in words (knowledge_base/handoff_phrases.yml, then the
+NLU intent), always does the same: queued in staffed hours; outside them nothing is queued,
+the citizen is told the hours and 1999, and the assistant keeps answering (bot.handoff.service).
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ import asyncio
 import logging
 
 from bot import notify
-from bot.handoff import service
-from bot.handoff.models import BOT
+from bot.handoff import asking, service
+from bot.handoff.models import BOT, PERSON, QUEUED
 from bot.messages import Incoming, Outgoing
 
 log = logging.getLogger("bot.handoff")
@@ -41,15 +46,17 @@ def shown(msg: Incoming) -> str:
 
 
 def misunderstood(replies: list[Outgoing]) -> bool:
-    """A clarify/fallback reply: bot.replies offers the hand-over button and acts on nothing."""
+    """A clarify/fallback reply (custom type "clarify", bot.replies); also a reply without any
+    payload that offers only the hand-over button (what bot.replies sent before the protocol)."""
+    if any((r.custom or {}).get("type") == "clarify" for r in replies):
+        return not any((r.custom or {}).get("type") not in (None, "clarify") for r in replies)
     offers = any(b.payload == HANDOFF for r in replies for b in r.buttons)
-    acted = any(r.custom for r in replies)
-    return offers and not acted
+    return offers and not any(r.custom for r in replies)
 
 
 def asked_in_words(replies: list[Outgoing]) -> bool:
-    return any((r.custom or {}).get("type") == "routed" and (r.custom or {}).get("service") == "human_handoff"
-               for r in replies)
+    """Rasa understood "I want a person" (intent human_handoff): the catalogue's answer for it."""
+    return any((r.custom or {}).get("service") == "human_handoff" for r in replies)
 
 
 async def intercept(msg: Incoming) -> list[Outgoing] | None:
@@ -61,18 +68,30 @@ async def intercept(msg: Incoming) -> list[Outgoing] | None:
 
 
 def _intercept(msg: Incoming) -> list[Outgoing] | None:
-    if msg.payload == HANDOFF:
-        service.record(msg.channel, msg.sender, msg.lang, shown(msg), [])
-        out = service.enqueue(msg.channel, msg.sender, msg.lang, "asked")
-        if out is None:
-            out = _already(msg.lang)
-        log.info("handoff requested channel=%s sender=%s", msg.channel, msg.sender[:8])
-        return [out]
     if msg.payload == service.CANCEL:
         service.record(msg.channel, msg.sender, msg.lang, shown(msg), [])
         return [service.cancel(msg.channel, msg.sender, msg.lang)]
-    if service.state(msg.channel, msg.sender) == BOT:
+    state = service.state(msg.channel, msg.sender)
+    # The button, or the same asked in words (while a person writes, words go to that person).
+    if msg.payload == HANDOFF or (state != PERSON and asking.asks_for_person(msg.text)):
+        service.record(msg.channel, msg.sender, msg.lang, shown(msg), [])
+        out = service.enqueue(msg.channel, msg.sender, msg.lang, "asked")
+        if out is None:
+            out = service.close_queue(msg.channel, msg.sender, msg.lang) if not service.staffed() else None
+            out = out or _already(msg.lang)
+        log.info("handoff requested channel=%s sender=%s how=%s", msg.channel, msg.sender[:8],
+                 "button" if msg.payload == HANDOFF else "words")
+        return [out]
+    if state == BOT:
         return None
+    if state == QUEUED and not service.staffed():
+        # Still waiting when the desk closed: nobody will answer tonight, so the assistant
+        # takes the conversation back and says so (never silence until the morning).
+        closed = service.close_queue(msg.channel, msg.sender, msg.lang)
+        if closed is not None:
+            service.record(msg.channel, msg.sender, msg.lang, shown(msg), [closed.text or ""])
+            log.info("handoff queue closed channel=%s sender=%s", msg.channel, msg.sender[:8])
+            return [*_emergency(msg), closed]
     service.record(msg.channel, msg.sender, msg.lang, shown(msg), [])
     # A person holds the conversation, but an emergency still gets its number at once.
     urgent = _emergency(msg)
@@ -122,7 +141,7 @@ def _observe(msg: Incoming, replies: list[Outgoing]) -> list[Outgoing]:
              "asked" if wants else "not_understood")
     if wants:  # our notice replaces the generic "I will pass you on" answer
         replies = [r for r in replies if not asked_in_words([r])]
-    else:
+    elif (out.custom or {}).get("state") == QUEUED:  # the closed notice says it in its own words
         lead = _t(msg.lang, "看來我一直沒聽懂，幫您轉給真人客服。",
                   "I keep missing what you mean, so I am passing you to a person.")
         out.text = f"{lead}\n{out.text}"

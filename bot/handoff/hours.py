@@ -2,8 +2,9 @@
 
 BOT_HANDOFF_HOURS: "mon-fri 08:30-17:30" (default), several spans with ";" ("mon-fri
 08:30-17:30; sat 09:00-12:00"), "24:00" allowed as an end. BOT_HANDOFF_TZ: Asia/Taipei.
-Outside these hours a hand-over is still queued, and the citizen is told when a person will
-answer and that the 1999 line answers 24 hours.
+Outside these hours nothing is queued (nobody would take it): the citizen is told the hours,
+when a person is next at the desk and that the 1999 line answers 24 hours, and the assistant
+goes on answering (bot.handoff.service.enqueue).
 """
 
 from __future__ import annotations
@@ -54,7 +55,18 @@ class Hours:
         return local  # no spans configured: say "now" rather than never
 
     def describe(self, lang: str) -> str:
-        return self.text
+        """The hours as a citizen reads them: "週一至週五 08:30–17:30" / "Mon–Fri 08:30–17:30"."""
+        out = []
+        for part in filter(None, (p.strip().lower() for p in self.text.split(";"))):
+            m = _SPAN.match(part)
+            if not m:
+                return self.text
+            names = DAYS_EN if lang == "en" else DAYS_ZH
+            first = names[DAYS.index(m.group(1))]
+            days = first if not m.group(2) else (f"{first}–{names[DAYS.index(m.group(2))]}" if lang == "en"
+                                                 else f"{first}至{names[DAYS.index(m.group(2))]}")
+            out.append(f"{days} {int(m.group(3)):02d}:{m.group(4)}–{int(m.group(5)):02d}:{m.group(6)}")
+        return ("; " if lang == "en" else "；").join(out) or self.text
 
 
 def parse(spec: str, tz: str = "Asia/Taipei") -> Hours:

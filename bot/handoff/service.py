@@ -86,42 +86,97 @@ def record(channel: str, sender: str, lang: str, citizen: str | None, replies: l
 
 
 def notice(lang: str, now: datetime | None = None) -> Outgoing:
-    """What the citizen is told when they join the queue (with the desk's hours when closed)."""
+    """What the citizen is told when they join the queue (staffed hours: someone will answer)."""
     now = now or db.utcnow()
     desk = hours.current()
-    if desk.staffed(now):
-        text = _t(lang, "已為您轉接真人客服，請稍候，服務人員會在這裡回覆您。急事也可以直接撥打 1999（24 小時）。",
-                  "You are in the queue for a person; an operator will answer here shortly. "
-                  "For anything urgent call 1999 (24 hours).")
-        wait = "staffed"
-    else:
-        when = hours.when_text(desk.next_open(now), now, lang)
-        text = _t(lang, f"現在不是線上客服時間（{desk.text}）。已為您留言排隊，服務人員最快{when}回覆您。"
-                        "1999 市民專線 24 小時有專人接聽，急事請直接撥打 1999；緊急狀況請撥 110 或 119。",
-                  f"The online desk is closed now (hours: {desk.text}). You are in the queue and a person will "
-                  f"answer from {when}. The 1999 line answers 24 hours: call 1999 for anything urgent, "
-                  "110 or 119 in an emergency.")
-        wait = "closed"
+    text = _t(lang, "已為您轉接真人客服，請稍候，服務人員會在這裡回覆您。急事也可以直接撥打 1999（24 小時）。",
+              "You are in the queue for a person; an operator will answer here shortly. "
+              "For anything urgent call 1999 (24 hours).")
     return Outgoing(text=text, buttons=[Button(_t(lang, "回到小幫手", "Back to the assistant"), CANCEL)],
-                    custom={"type": "handoff", "state": QUEUED, "desk": wait, "phone": "1999", "text": text})
+                    custom={"type": "handoff", "state": QUEUED, "desk": "staffed", "phone": "1999", "text": text,
+                            "hours": desk.describe(lang)})
+
+
+# Outside staffed hours, by why a person was wanted: the first words of the answer.
+_CLOSED_LEAD = {
+    "asked": ("現在不是線上真人客服時間，所以沒有幫您排隊。",
+              "No one is at the online desk now, so you have not been queued."),
+    "not_understood": ("看來我一直沒聽懂您的意思，抱歉。現在不是線上真人客服時間，沒有人可以接手。",
+                       "Sorry, I keep missing what you mean, and no one is at the online desk now to take over."),
+    "rasa_down": ("抱歉，小幫手暫時無法回覆您剛才的訊息，現在也不是線上真人客服時間。",
+                  "Sorry, the assistant could not answer your last message, and no one is at the online desk now."),
+}
+_CLOSED_TAIL = {
+    "asked": ("我會繼續為您服務，請直接告訴我您需要什麼。", "I am still here: tell me what you need."),
+    "not_understood": ("您也可以換個方式再說一次，例如「巷口路燈不亮」。", "You can also say it another way, "
+                                                            "e.g. 'the street light at my corner is out'."),
+    "rasa_down": ("請稍後再傳一次。", "Please send it again in a while."),
+}
+
+
+def closed_notice(lang: str, reason: str, now: datetime | None = None) -> Outgoing:
+    """Asked for (or needing) a person outside staffed hours: the truth, the hours, 1999, and
+    the assistant goes on (nothing is queued: the conversation stays with the assistant)."""
+    now = now or db.utcnow()
+    desk = hours.current()
+    nxt = desk.next_open(now)
+    when = hours.when_text(nxt, now, lang)
+    lead = _CLOSED_LEAD.get(reason, _CLOSED_LEAD["asked"])
+    tail = _CLOSED_TAIL.get(reason, _CLOSED_TAIL["asked"])
+    text = _t(lang, f"{lead[0]}線上客服時間：{desk.describe(lang)}，最快{when}有專人在線上。"
+                    "急事請直接撥打 1999 市民專線（24 小時有專人接聽，外縣市 07-3373999）；"
+                    f"緊急狀況請撥 110 或 119。{tail[0]}",
+              f"{lead[1]} Online desk hours: {desk.describe(lang)}; next staffed {when}. For anything urgent "
+              "call 1999 (answered 24 hours; 07-3373999 from outside Kaohsiung); in an emergency call 110 or 119. "
+              f"{tail[1]}")
+    return Outgoing(text=text, custom={"type": "handoff", "state": "closed", "desk": "closed", "phone": "1999",
+                                       "text": text, "hours": desk.describe(lang), "next_open": nxt.isoformat(),
+                                       "reason": reason if reason in _CLOSED_LEAD else "asked"})
 
 
 CANCEL = "/handoff_cancel"
 
 
-def enqueue(channel: str, sender: str, lang: str, reason: str) -> Outgoing | None:
-    """Put the conversation in the queue; None if it already is with (or waiting for) a person."""
+def staffed(now: datetime | None = None) -> bool:
+    return hours.current().staffed(now or db.utcnow())
+
+
+def enqueue(channel: str, sender: str, lang: str, reason: str, now: datetime | None = None) -> Outgoing | None:
+    """Put the conversation in the queue when someone can take it; None if it already is with
+    (or waiting for) a person. Outside staffed hours nothing is queued (an operator would find it
+    hours later, and the citizen would hear nothing meanwhile): the closed notice instead, and
+    the misunderstanding count starts again."""
+    now = now or db.utcnow()
     with db.session_factory()() as session:
         conv = _get(session, channel, sender, lang)
         if conv.state != BOT:
             return None
-        out = notice(lang)
+        why = REASON_ZH.get(reason or "", "小幫手連續聽不懂")
+        if not hours.current().staffed(now):
+            conv.misunderstood, conv.lang = 0, lang
+            _add(session.connection(), conv.id, ("system", f"需要真人客服（{why}），非服務時間：未排隊"))
+            session.commit()
+            return closed_notice(lang, reason, now)
+        out = notice(lang, now)
         conv.state, conv.reason, conv.lang = QUEUED, reason, lang
         conv.queued_at, conv.taken_at, conv.operator, conv.misunderstood = db.utcnow(), None, None, 0
-        why = REASON_ZH.get(reason or "", "小幫手連續聽不懂")
         _add(session.connection(), conv.id, ("system", f"轉真人客服（{why}）"))
         session.commit()
         return out
+
+
+def close_queue(channel: str, sender: str, lang: str, now: datetime | None = None) -> Outgoing | None:
+    """A conversation still waiting when the desk closed goes back to the assistant (nobody will
+    take it tonight); returns the closed notice, or None if it was not waiting."""
+    now = now or db.utcnow()
+    with db.session_factory()() as session:
+        conv = _get(session, channel, sender, lang)
+        if conv.state != QUEUED:
+            return None
+        conv.state, conv.operator, conv.misunderstood = BOT, None, 0
+        _add(session.connection(), conv.id, ("system", "客服時間結束，仍在等候：交回小幫手"))
+        session.commit()
+    return closed_notice(lang, "asked", now)
 
 
 def cancel(channel: str, sender: str, lang: str) -> Outgoing:

@@ -1,6 +1,6 @@
 """Chat answers for youth questions: text + cards (custom "youth_cards"), comparisons
-(custom "comparison") and consultation bookings. LINE renders Flex from these dicts, the web
-renders cards and tables from the same JSON."""
+(custom "comparison") and consultation bookings (custom "consultation"). LINE renders Flex
+from these dicts, the web renders cards and tables from the same JSON."""
 
 from __future__ import annotations
 
@@ -75,6 +75,7 @@ def reply(text: str, lang: str = "zh", context: dict | None = None) -> list[Outg
                  f"或直接聯絡{CONTACT}。",
             buttons=[Button("創業資金", "我想創業，有什麼補助或貸款"), Button("找工作", "我想找工作"),
                      Button("實習", "我想找實習"), Button("洽詢專家", "/youth_consult")],
+            custom={"type": "youth_cards", "cards": [], "profile": prof.as_dict()},  # nothing found
         )]
     cards = [card(h, lang) for h in ans.hits[:MAX_CARDS]]
     lines = [_intro(prof, ans)] if ans.hits else ["依你提供的條件，目前沒有符合的方案。"]
@@ -134,5 +135,6 @@ def consult_reply(sender: str, program_id: str, contact_note: str = "") -> list[
     row = book_consultation(sender, program_id, contact_note)
     return [Outgoing(
         text=f"已幫你登記諮詢（編號 Y{row.id}），青年局專員會與你聯絡。急著問也可以直接找{CONTACT}。",
-        custom={"type": "handoff", "to": "YOUTH", "consultation_id": row.id, "program_id": program_id},
+        # Not a live hand-over (that is "handoff"): a specialist will contact them (docs/reply_protocol.md).
+        custom={"type": "consultation", "to": "YOUTH", "consultation_id": row.id, "program_id": program_id},
     )]

@@ -51,12 +51,14 @@ function setMode(next) {
   schedulePoll();
 }
 
-// A reply from the server: who said it follows from its custom payload.
+// A reply from the server: who said it follows from its custom payload (custom.type is one of
+// the closed set in docs/reply_protocol.md).
 function showReply(m) {
   const custom = m.custom && typeof m.custom === "object" ? m.custom : null;
   let who = "bot";
   if (custom && custom.type === "handoff") {
-    if (custom.state) setMode(custom.state);
+    // "closed": asked outside staffed hours, nothing queued: the assistant goes on.
+    if (custom.state) setMode(custom.state === "closed" ? "bot" : custom.state);
     who = custom.from === "person" ? "person" : "system";
   }
   if (custom && (custom.type === "kept" || custom.type === "case_filing")) {

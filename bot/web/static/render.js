@@ -91,8 +91,10 @@ function caseCard(c, lang) {
 }
 
 function emergencyBox(c, lang) {
-  const n = safeTel(c.number);
-  return el("div", { class: "emergency" }, el("a", { class: "call", href: `tel:${n}`, text: `${t(lang, "callNow")} ${n}` }));
+  // numbers: one or both of 110/119; number: the first, from servers before `numbers`.
+  const numbers = (Array.isArray(c.numbers) && c.numbers.length ? c.numbers : [c.number]).slice(0, 2).map(safeTel);
+  return el("div", { class: "emergency" },
+    ...numbers.map((n) => el("a", { class: "call", href: `tel:${n}`, text: `${t(lang, "callNow")} ${n}` })));
 }
 
 export function rich(custom, ctx) {
@@ -100,7 +102,11 @@ export function rich(custom, ctx) {
   switch (custom.type) {
     case "youth_cards": return youthCards(custom, ctx);
     case "comparison": return comparison(custom, ctx.lang);
-    case "case_summary": return caseCard(custom, ctx.lang);
+    case "case_summary":
+    case "case_filed": return caseCard(custom, ctx.lang);
+    // The confirm question carries the draft to confirm; other fields are text + buttons only.
+    case "case_field": return custom.field === "confirm" && custom.summary && typeof custom.summary === "object"
+      ? caseCard({ ...custom.summary, draft: true }, ctx.lang) : null;
     case "case_list": return el("div", { class: "cards" },
       ...(Array.isArray(custom.cases) ? custom.cases : []).map((c) => caseCard(c, ctx.lang)));
     case "emergency": return emergencyBox(custom, ctx.lang);
