@@ -19,9 +19,11 @@ from typing import Any
 import httpx
 
 from bot import db, notify, pending
+from bot import replies as answers
 from bot.config import Settings
 from bot.handoff import hook as handoff
 from bot.messages import Incoming, Location, Outgoing
+from bot.nlu import emergency, emergency_model
 from bot.nlu.normalise import MAX_CHARS, normalise
 
 log = logging.getLogger("bot.conversation")
@@ -55,6 +57,11 @@ def _pick(lang: str, zh: str, en: str) -> str:
     return en if lang == "en" else zh
 
 
+def _notice(reason: str) -> dict[str, str]:
+    """The reply protocol's `notice` (docs/reply_protocol.md): the message itself was unusable."""
+    return {"type": "notice", "reason": reason}
+
+
 def merge(messages: list[dict]) -> list[Outgoing]:
     """Rasa sends a reply's text and its custom payload as two messages; join them back."""
     out: list[Outgoing] = []
@@ -79,6 +86,8 @@ class Conversation:
         self._asking: dict[str, list] = {}  # sender -> [lock, users]: see _one_turn_at_a_time
         self._busy: collections.Counter[str] = collections.Counter()  # replica URL -> requests open
         self._homes: collections.OrderedDict[str, str] = collections.OrderedDict()  # sender -> replica URL
+        self._background: set[asyncio.Future] = set()  # emergency turns on their way to Rasa
+        emergency_model.warm()
         self.worker = pending.Worker(self._ask_kept, self._deliver_kept, self._hand_over,
                                      settings.pending_handoff_after, extra=[self._file_outbox])
 
@@ -161,15 +170,26 @@ class Conversation:
 
     async def handle(self, msg: Incoming) -> list[Outgoing]:
         started = time.monotonic()
-        held = await handoff.intercept(msg)  # with a person (or asking for one): not Rasa
-        if held is not None:
-            status, replies = "handoff", held
+        # Before anything else, needing nothing else (no Rasa, no action server, no database):
+        # an emergency gets its number in every state of the conversation (bot/nlu/emergency.py).
+        alarm = _alarm(msg)
+        if alarm.level == emergency.HARD:
+            status, replies = "emergency", [answers.emergency(alarm.service, msg.lang)]
+            replies = await handoff.observe(msg, replies)  # the transcript: an operator sees it too
+            self._tell_rasa(msg)
         else:
-            status, replies = await self._handle(msg)
-            if status not in KEPT_STATUSES:  # a kept turn joins the transcript when answered
-                replies = await handoff.observe(msg, replies)  # transcript; two misses → a person
+            held = await handoff.intercept(msg)  # with a person (or asking for one): not Rasa
+            if held is not None:
+                status, replies = "handoff", held
+            else:
+                status, replies = await self._handle(msg)
+                if status not in KEPT_STATUSES:  # a kept turn joins the transcript when answered
+                    replies = await handoff.observe(msg, replies)  # transcript; two misses → a person
+            if alarm.level == emergency.SOFT:  # not sure: the number first, then the normal answer
+                replies = [answers.emergency_hint(alarm.number, msg.lang), *replies]
         latency = int((time.monotonic() - started) * 1000)
-        routed = next((r.custom for r in replies if r.custom and r.custom.get("type") in ("routed", "emergency")), {})
+        routed = next((r.custom for r in replies if r.custom and r.custom.get("type") in ("routed", "emergency")
+                       and r.custom.get("level") != "soft"), {})  # a soft alarm's hint is not the route
         agency = routed.get("agency") or (f"EMERG-{routed['number']}" if "number" in routed else None)
         # One line per message; sender is a pseudonym, the text is never logged.
         log.info("message channel=%s sender=%s status=%s latency_ms=%d agency=%s service=%s",
@@ -180,14 +200,14 @@ class Conversation:
     async def _handle(self, msg: Incoming) -> tuple[str, list[Outgoing]]:
         if msg.payload is not None:
             if not (_PAYLOAD.match(msg.payload) or _ENTITY_PAYLOAD.match(msg.payload)):
-                return "rejected", [Outgoing(text=_pick(msg.lang, EMPTY, EMPTY_EN))]
+                return "rejected", [Outgoing(text=_pick(msg.lang, EMPTY, EMPTY_EN), custom=_notice("bad_button"))]
             text = msg.payload
         else:
             norm = normalise(msg.text)
             if norm.too_long:
-                return "rejected", [Outgoing(text=_pick(msg.lang, TOO_LONG, TOO_LONG_EN))]
+                return "rejected", [Outgoing(text=_pick(msg.lang, TOO_LONG, TOO_LONG_EN), custom=_notice("too_long"))]
             if norm.empty and msg.location is None and msg.image_id is None:
-                return "rejected", [Outgoing(text=_pick(msg.lang, EMPTY, EMPTY_EN))]
+                return "rejected", [Outgoing(text=_pick(msg.lang, EMPTY, EMPTY_EN), custom=_notice("empty"))]
             text = norm.text
         metadata = {"channel": msg.channel, "lang": msg.lang, **msg.metadata}
         if msg.location is not None:
@@ -223,6 +243,29 @@ class Conversation:
         self.worker.release(kept)
         log.warning("rasa unavailable: %s; message kept", type(request.exception()).__name__)
         return "rasa_down", sorry
+
+    def _tell_rasa(self, msg: Incoming) -> None:
+        """Rasa hears of an emergency turn after the citizen has the number, so that its tracker
+        has it and an open case form closes (bot.cases.intake stops on the same detector); its
+        answer is not sent again. Skipped when a person holds the conversation (Rasa never sees
+        those turns) or older messages wait for Rasa (they keep their order)."""
+        if msg.text is None or self.worker.has_waiting(msg.channel, msg.sender):
+            return
+        body = {"sender": f"{msg.channel}-{msg.sender}", "message": normalise(msg.text).text,
+                "metadata": {"channel": msg.channel, "lang": msg.lang, **msg.metadata}}
+
+        async def tell() -> None:
+            from bot.handoff import models, service
+
+            try:
+                if await asyncio.to_thread(service.state, msg.channel, msg.sender) == models.BOT:
+                    await self.ask_rasa(body)
+            except Exception as exc:  # noqa: BLE001 - the citizen has the number already
+                log.info("emergency turn not passed to rasa: %s", type(exc).__name__)
+
+        task = asyncio.ensure_future(tell())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     # ---- what the pending worker uses ------------------------------------------------------
     async def _ask_kept(self, body: dict[str, Any]) -> list[dict]:
@@ -275,6 +318,21 @@ class Conversation:
                                         "latency_ms": latency, "agency": agency, "service": service})
         except Exception as exc:  # noqa: BLE001 - the reply matters more than the report row
             log.warning("message log not written: %s", type(exc).__name__)
+
+
+def _alarm(msg: Incoming) -> emergency.Alarm:
+    """The emergency detector on a message's text (normalised here; a too long one is cut to the
+    limit and still checked); no alarm for buttons, photos and places alone."""
+    if not msg.text:
+        return emergency.Alarm(emergency.NONE, "", 0.0, "")
+    norm = normalise(msg.text)
+    if norm.empty:
+        return emergency.Alarm(emergency.NONE, "", 0.0, "")
+    try:
+        return emergency.assess(norm.text)
+    except Exception as exc:  # noqa: BLE001 - never lose the message over the detector
+        log.error("emergency detector failed: %s", type(exc).__name__)
+        return emergency.Alarm(emergency.NONE, "", 0.0, "")
 
 
 def _incoming(kept: pending.Kept) -> Incoming:

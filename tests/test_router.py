@@ -83,9 +83,9 @@ def test_no_request_in_the_dev_files_is_an_emergency():
     flagged = []
     for path in sorted((SHARED / "data" / "eval").glob("*.jsonl")):
         for line in path.open(encoding="utf-8"):
-            text = json.loads(line)["text"]
-            if emergency.detect(normalise_text(text).lower()):
-                flagged.append(text[:40])
+            row = json.loads(line)
+            if emergency.detect(normalise_text(row["text"]).lower()):
+                flagged.append(row["id"])  # ids only: a sealed text is never printed
     assert not flagged
 
 
@@ -101,3 +101,46 @@ def test_a_long_request_ending_in_thanks_is_a_request():
     d = decide(text, rank(("thanks", 0.6), ("street_light_out", 0.35), ("road_pothole", 0.05)))
     assert d.agency == "PWB" and d.service == "street_light_out"
     assert decide("謝謝你", rank(("thanks", 0.9), ("street_light_out", 0.1))).agency == "NONE"
+
+
+def test_alternatives_are_the_clarify_options_with_agency_and_service():
+    """DESIGN.md's contract: `alternatives` are exactly what a clarification offers, best first,
+    the top choice not repeated, each naming its agency and service."""
+    d = decide("路口那個燈怪怪的", rank(("street_light_out", 0.40), ("street_light_daytime", 0.12),
+                                   ("traffic_signal_broken", 0.30), ("greet", 0.08), ("power_outage", 0.06),
+                                   ("road_pothole", 0.04)))
+    assert d.clarify and (d.agency, d.service) == ("PWB", "street_light_out")
+    assert d.choices == ["street_light_out", "traffic_signal_broken", "power_outage"]
+    assert [(a["agency"], a["service"]) for a in d.alternatives] == [("TRB", "traffic_signal_broken"),
+                                                                      ("EXT-TPC", "power_outage")]
+    assert [a["service"] for a in d.alternatives] == d.choices[1:]
+    confidences = [a["confidence"] for a in d.alternatives]
+    assert confidences == sorted(confidences, reverse=True) and confidences[0] < d.confidence
+    # Acting without asking: the same alternatives (what it would have offered), no choices.
+    sure = decide("路燈不亮", rank(("street_light_out", 0.95), ("traffic_signal_broken", 0.05)))
+    assert not sure.clarify and sure.choices == []
+    assert [(a["agency"], a["service"]) for a in sure.alternatives] == [("TRB", "traffic_signal_broken")]
+    assert "service" in sure.contract()["alternatives"][0]
+
+
+def test_clarify_reply_offers_services_by_name_and_other_leads_to_a_person():
+    from bot import replies
+
+    d = decide("路口那個燈怪怪的", rank(("street_light_out", 0.45), ("traffic_signal_broken", 0.35),
+                                   ("power_outage", 0.2)))
+    [out] = replies.for_decision(d)
+    cat = catalogue()
+    names = [cat.services[s].name_zh for s in ("street_light_out", "traffic_signal_broken", "power_outage")]
+    assert out.text == "您是要反映：" + "／".join(names) + "／其他？"
+    assert [b.payload for b in out.buttons] == ["/street_light_out", "/traffic_signal_broken", "/power_outage",
+                                                replies.HANDOFF_PAYLOAD]
+    assert out.buttons[-1].title.startswith("其他")
+    # Acts on nothing: type "clarify" (docs/reply_protocol.md), counted by bot/handoff/hook.misunderstood.
+    assert out.custom["type"] == "clarify" and [c["service"] for c in out.custom["choices"]] == [
+        "street_light_out", "traffic_signal_broken", "power_outage"]
+
+
+def test_threshold_can_be_given():
+    r = rank(("street_light_out", 0.7), ("traffic_signal_broken", 0.3))
+    assert decide("燈", r, threshold=0.6).clarify is False
+    assert decide("燈", r, threshold=0.8).clarify is True

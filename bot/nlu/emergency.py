@@ -1,16 +1,34 @@
-"""Emergency override: keyword rules from `knowledge_base/emergency.yml`, applied before and
-regardless of the classifier, so that 110/119 is given at once even if the model is wrong."""
+"""The one emergency detector: keyword rules (`knowledge_base/emergency.yml`) plus a classifier
+trained on our own emergency set (bot/nlu/emergency_model.py, nlu_data/emergency/).
+
+Run by the gateway on every text before anything else (bot/conversation.py: answered even when
+Rasa or the action server is down, in any state of the conversation) and by the router
+(`decide`, for `python -m bot route` and the chat), so there is one decision:
+
+- hard alarm: a rule matches, or the classifier is sure and the text names a danger (with
+  enough content: `model_level`) → the emergency answer alone;
+- soft alarm: the classifier leans to an emergency but is not sure, or the text gives it too
+  little to go on → 110/119 first, then the normal answer;
+- none.
+
+Input is normalised text (bot/nlu/normalise.py); it is lower-cased here.
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
 
 from bot.catalogue import KB_DIR
+from bot.nlu import emergency_model
+
+HARD, SOFT, NONE = "hard", "soft", "none"
+SERVICES = {"EMERG-119": "emergency_fire_medical", "EMERG-110": "emergency_police"}
+_UNITS = re.compile(r"[a-z0-9']+|[\u3400-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
@@ -21,27 +39,140 @@ class EmergencyRule:
     not_if: tuple[re.Pattern, ...]
 
 
+@dataclass(frozen=True)
+class Alarm:
+    """What the detector decided; `agency` and `service` as the rules name them."""
+
+    level: str  # hard | soft | none
+    agency: str  # EMERG-119 | EMERG-110 ("" when none)
+    score: float  # the classifier's P(emergency) (0 without a model)
+    by: str  # "rule", "model" or ""
+
+    @property
+    def service(self) -> str:
+        return SERVICES.get(self.agency, "")
+
+    @property
+    def number(self) -> str:
+        return self.agency.removeprefix("EMERG-")
+
+
+@dataclass(frozen=True)
+class Rules:
+    rules: tuple[EmergencyRule, ...]
+    not_if_any: tuple[re.Pattern, ...]
+    past: tuple[re.Pattern, ...]  # a past event vetoes too ...
+    now: tuple[re.Pattern, ...]  # ... unless the message says it is happening now
+    to_119: tuple[re.Pattern, ...]  # a police emergency with someone hurt: an ambulance first
+    gate: ModelGate = field(default_factory=lambda: ModelGate())
+
+
+@dataclass(frozen=True)
+class ModelGate:
+    """How far the classifier alone is trusted (`model_gate` in the rules file): it scores n-grams,
+    so on a text of a few common characters ("現在呢") it is confident about almost nothing."""
+
+    min_content: int = 5
+    filler: frozenset[str] = frozenset()
+    filler_en: frozenset[str] = frozenset()
+    danger: tuple[re.Pattern, ...] = ()
+
+    def content(self, lowered: str) -> int:
+        """Content units: Chinese characters and Latin words that are not fillers."""
+        return sum(1 for u in _UNITS.findall(lowered)
+                   if u not in (self.filler_en if u.isascii() else self.filler))
+
+    def danger_concept(self, lowered: str) -> bool:
+        return any(p.search(lowered) for p in self.danger)
+
+
 def _compile(items: list[str] | None) -> tuple[re.Pattern, ...]:
     return tuple(re.compile(p, re.IGNORECASE) for p in items or [])
 
 
+RULES_FILE = KB_DIR / "emergency.yml"
+
+
 @lru_cache(maxsize=1)
-def _rules(path: Path | None = None) -> tuple[tuple[EmergencyRule, ...], tuple[re.Pattern, ...]]:
-    data = yaml.safe_load((path or KB_DIR / "emergency.yml").read_text(encoding="utf-8"))
-    rules = tuple(
-        EmergencyRule(agency, spec["service"], _compile(spec["patterns"]), _compile(spec.get("not_if")))
-        for agency, spec in data["numbers"].items()
+def rules(path: Path | None = None) -> Rules:
+    data = yaml.safe_load((path or RULES_FILE).read_text(encoding="utf-8"))
+    return Rules(
+        tuple(EmergencyRule(agency, spec["service"], _compile(spec["patterns"]), _compile(spec.get("not_if")))
+              for agency, spec in data["numbers"].items()),
+        _compile(data.get("not_if_any")),
+        _compile(data.get("past")),
+        _compile(data.get("now")),
+        _compile(data.get("injury_to_119")),
+        _gate(data.get("model_gate") or {}),
     )
-    return rules, _compile(data.get("not_if_any"))
 
 
-def detect(text: str) -> EmergencyRule | None:
-    """The emergency rule `text` (already normalised) triggers, or None."""
-    rules, not_if_any = _rules()
-    lowered = text.lower()
-    if any(p.search(lowered) for p in not_if_any):
+def _gate(spec: dict) -> ModelGate:
+    return ModelGate(int(spec.get("min_content", 5)), frozenset(str(spec.get("filler") or "")),
+                     frozenset(str(w).lower() for w in spec.get("filler_en") or []), _compile(spec.get("danger")))
+
+
+def model_level(lowered: str, p: float, soft: float, hard: float, r: Rules | None = None) -> str:
+    """The level the classifier alone may give (no rule matched, no veto): a hard alarm needs a
+    danger concept and enough content as well as a sure score; without a danger concept at most
+    a soft alarm, and none on a text with too little content (a chat reply: "現在呢", "好了嗎")."""
+    gate = (r or rules()).gate
+    if p < soft:
+        return NONE
+    danger, enough = gate.danger_concept(lowered), gate.content(lowered) >= gate.min_content
+    if not danger:
+        return SOFT if enough else NONE
+    return HARD if (p >= hard and enough) else SOFT
+
+
+def vetoed(lowered: str, r: Rules | None = None) -> bool:
+    """A procedure question, a course or subsidy, an animal, a film, figurative speech, a past
+    event: no alarm, whatever the rules or the classifier say."""
+    r = r or rules()
+    if any(p.search(lowered) for p in r.not_if_any):
+        return True
+    return any(p.search(lowered) for p in r.past) and not any(p.search(lowered) for p in r.now)
+
+
+@lru_cache(maxsize=2)
+def soft_alarm_text(lang: str) -> str:
+    texts = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8")).get("soft_alarm") or {}
+    return str(texts.get("en" if lang == "en" else "zh") or "如有緊急危險請立刻撥打 {number}。")
+
+
+def rule_match(lowered: str, r: Rules | None = None) -> EmergencyRule | None:
+    """The rule a (lower-cased) text triggers, vetoes applied."""
+    r = r or rules()
+    if vetoed(lowered, r):
         return None
-    for rule in rules:
+    for rule in r.rules:
         if any(p.search(lowered) for p in rule.patterns) and not any(p.search(lowered) for p in rule.not_if):
             return rule
     return None
+
+
+def assess(text: str) -> Alarm:
+    """The detector's decision on one normalised text."""
+    lowered = text.lower()
+    r = rules()
+    rule = rule_match(lowered, r)
+    model = emergency_model.current()
+    p, p119 = model.score(lowered) if model is not None else (0.0, 0.0)
+    if rule is not None:
+        agency, level, by = rule.agency, HARD, "rule"
+    elif model is None or vetoed(lowered, r):
+        return Alarm(NONE, "", p, "")
+    else:
+        level, by = model_level(lowered, p, model.soft, model.hard, r), "model"
+        if level == NONE:
+            return Alarm(NONE, "", p, "")
+        agency = "EMERG-119" if p119 >= 0.5 else "EMERG-110"
+    if agency == "EMERG-110" and any(p.search(lowered) for p in r.to_119):
+        agency = "EMERG-119"
+    return Alarm(level, agency, p, by)
+
+
+def detect(text: str) -> Alarm | None:
+    """The hard alarm for `text` (already normalised), or None: what the router acts on."""
+    alarm = assess(text)
+    return alarm if alarm.level == HARD else None
