@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run|route|youth-search|train|import-cases|staff|audit`."""
+"""Command line: `python -m bot run|route|youth-search|train|import-cases|retention|db|staff|audit`."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("retention", help="delete photos and personal fields of cases closed N days ago")
     p.add_argument("--days", type=int, help="N (default BOT_RETENTION_DAYS, 365; 0 = off)")
     p.add_argument("--dry-run", action="store_true", help="count, change nothing")
+    p = sub.add_parser("db", help="our database's schema (Alembic revisions in bot/migrations)")
+    p.add_argument("action", choices=["upgrade"], help="upgrade: bring BOT_DATABASE_URL to the newest revision")
     from bot.staff import cli as staff_cli  # `staff create-admin|add-user`, `audit verify`
 
     staff_cli.add_parsers(sub)
@@ -73,6 +75,16 @@ def main(argv: list[str] | None = None) -> int:
         done = purge(days=args.days, dry_run=args.dry_run)
         print(f"{'would purge' if args.dry_run else 'purged'} {done.cases} case(s) closed over {done.days} days ago,"
               f" {done.photos} photo(s), {done.transcript_rows} transcript row(s)")
+        return 0
+    if args.command == "db":
+        from bot import db, migrate
+
+        try:
+            before = migrate.upgrade(db.engine())
+        except Exception as exc:  # noqa: BLE001 - one line, not a traceback, for set-up's log
+            print(f"database upgrade failed: {type(exc).__name__}: {str(exc)[:300]}", file=sys.stderr)
+            return 1
+        print(f"database at {migrate.head()}" + ("" if before == migrate.head() else f" (was {before or 'none'})"))
         return 0
     if args.command == "staff":
         return staff_cli.run_staff(args)

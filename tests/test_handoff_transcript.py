@@ -43,7 +43,8 @@ def test_misunderstandings_count_in_a_row_and_the_language_follows(database):
         assert (conv.lang, conv.misunderstood, conv.state) == ("en", 0, BOT)
 
 
-def test_the_desk_reads_what_record_wrote_and_its_own_rows_join_in_order(database):
+def test_the_desk_reads_what_record_wrote_and_its_own_rows_join_in_order(database, monkeypatch):
+    monkeypatch.setenv("BOT_HANDOFF_HOURS", "mon-sun 00:00-24:00")  # staffed whenever the test runs
     service.record("web", "d", "zh", "我要找真人", [])
     assert service.enqueue("web", "d", "zh", "asked") is not None
     assert service.state("web", "d") == QUEUED

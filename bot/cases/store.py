@@ -113,7 +113,7 @@ class CaseEvent(db.Base):
     note: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(64), default="")  # "citizen", "open311", staff id
     # server_default: a database made before this column gets it added with every old note
-    # internal (bot.db.add_missing_columns runs at start-up).
+    # internal (migration 0002_case_event_public).
     public: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     case: Mapped[Case] = relationship(back_populates="history")
 

@@ -1,0 +1,1 @@
+"""Alembic revisions of our tables (see bot/migrate.py and the README's "Schema changes")."""

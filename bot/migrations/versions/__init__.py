@@ -1,0 +1,1 @@
+"""Revision scripts, one a file; Alembic finds them by their `revision` / `down_revision`."""
