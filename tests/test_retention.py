@@ -122,6 +122,7 @@ def test_conversations_go_after_chat_days(database):
 
     from bot.notify import Notification
     from bot.staff.curation import CurationItem
+    from bot.youth.consult import YouthConsultation
 
     now = db.utcnow()
     old, recent = now - timedelta(days=100), now - timedelta(days=5)
@@ -131,7 +132,9 @@ def test_conversations_go_after_chat_days(database):
                    db.MessageLog(at=old, channel="web", sender="p-old", status="ok", latency_ms=5),
                    db.MessageLog(at=recent, channel="web", sender="p-new", status="ok", latency_ms=5),
                    CurationItem(created_at=old, kind="fallback", text="王先生 路燈", channel="web", citizen="p-old"),
-                   CurationItem(created_at=recent, kind="fallback", text="路燈", channel="web", citizen="p-new")])
+                   CurationItem(created_at=recent, kind="fallback", text="路燈", channel="web", citizen="p-new"),
+                   YouthConsultation(at=old, sender="p-old", program_id="p1", contact_note="LINE: wang0912345678"),
+                   YouthConsultation(at=recent, sender="p-new", program_id="p1", contact_note="0987654321")])
         s.commit()
     engine, events = _tracker_events([("web-old", time.time() - 100 * 86400, "我家電話0912345678"),
                                       ("web-new", time.time() - 5 * 86400, "你好")])
@@ -144,6 +147,7 @@ def test_conversations_go_after_chat_days(database):
     dry = retention.purge(days=0, chat_days=90, now=now, dry_run=True)
     assert (dry.notifications, dry.message_logs, dry.curation_items, dry.tracker_events, dry.uploads) == (1, 1, 1, 1, 1)
     done = retention.purge(days=0, chat_days=90, now=now)
+    assert (dry.consultations, done.consultations) == (1, 1)
     assert (done.notifications, done.message_logs, done.curation_items, done.tracker_events, done.uploads) == (
         1, 1, 1, 1, 1)
 
@@ -153,6 +157,8 @@ def test_conversations_go_after_chat_days(database):
         items = {i.citizen: i for i in s.scalars(select(CurationItem))}
         assert items[retention.PURGED].text == "" and items[retention.PURGED].status == "dismissed"
         assert items["p-new"].text == "路燈" and items["p-new"].status == "open"
+        consults = {c.sender: c.contact_note for c in s.scalars(select(YouthConsultation))}
+        assert consults == {retention.PURGED: "", "p-new": "0987654321"}
     with engine.connect() as conn:
         assert [r.sender_id for r in conn.execute(select(events.c.sender_id))] == ["web-new"]
     assert media.find(orphan_old) is None and not list(media.media_dir().glob(f"{orphan_old}.*"))

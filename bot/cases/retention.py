@@ -30,6 +30,7 @@ from bot.config import settings
 from bot.handoff.models import HandoffMessage
 from bot.notify import Notification
 from bot.staff.curation import CurationItem
+from bot.youth.consult import YouthConsultation
 
 log = logging.getLogger("bot.retention")
 DEFAULT_DAYS = 365
@@ -70,6 +71,7 @@ class Purge:
     notifications: int = 0
     message_logs: int = 0
     curation_items: int = 0
+    consultations: int = 0
     uploads: int = 0
 
 
@@ -101,9 +103,11 @@ def purge(days: int | None = None, now: datetime | None = None, dry_run: bool = 
     if days:
         _purge_cases(result, now, days, dry_run)
     log.info("retention %s: %d case(s) over %d days, %d photo(s), %d transcript row(s); conversations over %d days: "
-             "%d tracker event(s), %d notification(s), %d message log row(s), %d curation item(s), %d upload(s)",
+             "%d tracker event(s), %d notification(s), %d message log row(s), %d curation item(s), "
+             "%d youth consultation(s), %d upload(s)",
              "dry run" if dry_run else "done", result.cases, days, result.photos, result.transcript_rows, chat_days,
-             result.tracker_events, result.notifications, result.message_logs, result.curation_items, result.uploads)
+             result.tracker_events, result.notifications, result.message_logs, result.curation_items,
+             result.consultations, result.uploads)
     return result
 
 
@@ -154,6 +158,8 @@ def _purge_conversations(result: Purge, cutoff: datetime, dry_run: bool) -> None
         result.message_logs = _count(session, logs)
         items = select(CurationItem.id).where(CurationItem.created_at < cutoff, CurationItem.citizen != PURGED)
         result.curation_items = _count(session, items)
+        consults = select(YouthConsultation.id).where(YouthConsultation.at < cutoff, YouthConsultation.sender != PURGED)
+        result.consultations = _count(session, consults)
         if not dry_run:
             session.execute(delete(Notification).where(Notification.at < cutoff))
             # The month report counts these rows (bot/staff/reports.py): they stay, without who.
@@ -163,6 +169,10 @@ def _purge_conversations(result: Purge, cutoff: datetime, dry_run: bool) -> None
                             .values(status="dismissed", resolved_by="retention", resolved_at=db.utcnow()))
             session.execute(update(CurationItem).where(CurationItem.created_at < cutoff, CurationItem.citizen != PURGED)
                             .values(text="", note="", citizen=PURGED))
+            # How to reach the citizen goes; the row stays for the month's counts.
+            session.execute(update(YouthConsultation)
+                            .where(YouthConsultation.at < cutoff, YouthConsultation.sender != PURGED)
+                            .values(sender=PURGED, contact_note=""))
             session.commit()
         result.uploads = _purge_orphan_uploads(session, cutoff, dry_run)
     result.tracker_events = _purge_tracker(cutoff, dry_run)
