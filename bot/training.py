@@ -167,6 +167,13 @@ def rasa_env() -> dict[str, str]:
 def train(force: bool = False, out_dir: Path | None = None, build_dir: Path | None = None) -> Path:
     """Train the model for the current data into MODELS_DIR (pruning older models), or, with
     `out_dir`, a candidate there that leaves the live models alone (bot/staff/retrain.py)."""
+    if out_dir is None:
+        from bot.nlu import act
+
+        act.ensure(force)  # the router's question/report classifier: seconds, its own data hash
+        from bot.nlu import emergency_model
+
+        emergency_model.ensure()  # the emergency detector's classifier: ~30 s, its own data hash
     digest = data_hash()
     models_dir = out_dir or MODELS_DIR
     target = models_dir / model_path(digest).name

@@ -85,8 +85,10 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
+        # source_weights: an example's weight by the `source` in its block's metadata
+        # (nlu_data/real: kcg1999, taipei_qa, ...); examples without one weigh 1.
         return {"C": 1.0, "dense_weight": 1.0, "class_weight": None, "idf": True, "holdout": 0.15,
-                "ranking_length": 10, "random_seed": 42}
+                "ranking_length": 10, "random_seed": 42, "source_weights": {}}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
         self.config = {**self.get_default_config(), **config}
@@ -103,11 +105,20 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                execution_context: ExecutionContext) -> "LinearIntentClassifier":
         return cls(config, model_storage, resource)
 
-    def _fit(self, x: sparse.csr_matrix, y: np.ndarray):
+    def _fit(self, x: sparse.csr_matrix, y: np.ndarray, w: np.ndarray):
         from sklearn.svm import LinearSVC
 
         cw = self.config["class_weight"] or None
-        return LinearSVC(C=self.config["C"], class_weight=cw, random_state=self.config["random_seed"]).fit(x, y)
+        return LinearSVC(C=self.config["C"], class_weight=cw, random_state=self.config["random_seed"]).fit(
+            x, y, sample_weight=w)
+
+    def _weights(self, examples: List[Message]) -> np.ndarray:
+        """Per-example weights from the source named in the example's intent metadata: the
+        large real feeds must not drown the small agencies (config.yml, benchmarks/README.md)."""
+        from bot.nlu.training_data import example_weight
+
+        weights = {str(k): float(v) for k, v in (self.config.get("source_weights") or {}).items()}
+        return np.array([example_weight(e.get("metadata"), weights) for e in examples], dtype=np.float64)
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
@@ -119,21 +130,22 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             self.idf = (np.log((1 + len(examples)) / (1 + df)) + 1).astype(np.float32)
         x = _features(raw, self.idf, self.config["dense_weight"])
         y = np.array([e.get(INTENT) for e in examples])
+        w = self._weights(examples)
         rng = np.random.default_rng(self.config["random_seed"])
         held = rng.random(len(y)) < self.config["holdout"]
         if held.any() and len(set(y[~held])) == len(set(y)):
             # Temperature from examples the model has not seen: confidences of a model scored
             # on its own training data would be overconfident.
-            probe = self._fit(x[~held], y[~held])
+            probe = self._fit(x[~held], y[~held], w[~held])
             scores = probe.decision_function(x[held])
             index = {c: i for i, c in enumerate(probe.classes_)}
             truth = np.array([index[c] for c in y[held]])
             nll = [-np.log(_softmax(scores, t)[np.arange(len(truth)), truth] + 1e-12).mean() for t in TEMPERATURES]
             self.temperature = float(TEMPERATURES[int(np.argmin(nll))])
-        clf = self._fit(x, y)
+        clf = self._fit(x, y, w)
         self.classes, self.coef, self.intercept = clf.classes_, clf.coef_.astype(np.float32), clf.intercept_
-        logger.info("LinearIntentClassifier: %d examples, %d intents, temperature %.3f",
-                    len(y), len(self.classes), self.temperature)
+        logger.info("LinearIntentClassifier: %d examples (weight %.0f), %d intents, temperature %.3f",
+                    len(y), w.sum(), len(self.classes), self.temperature)
         self.persist()
         return self._resource
 
