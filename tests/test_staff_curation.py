@@ -159,7 +159,7 @@ def test_queue_api_assign_dismiss_roles_and_csrf(database, curated, monkeypatch)
         assert bad.status_code == 400
         ok = client.post(f"/staff/api/curation/items/{first}/assign", json={"service": "disability_welfare"})
         assert ok.status_code == 200, ok.text
-        assert ok.json()["file"] == "nlu_data/curated/disability_welfare.yml"
+        assert ok.json()["file"] == "curated/disability_welfare.yml"
         assert "# added by cur at " in (curated / "disability_welfare.yml").read_text(encoding="utf-8")
         again = client.post(f"/staff/api/curation/items/{first}/assign", json={"service": "disability_welfare"})
         assert again.status_code == 409

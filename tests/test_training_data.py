@@ -70,7 +70,7 @@ def _near_copy_rows(train: list[str]) -> list[int]:
 def test_no_training_example_is_a_copy_of_a_dev_text():
     """Accuracy is judged on held-out real requests; copying the dev split would hide that.
     Every source is checked: our written examples and each real source (nlu_data/real)."""
-    # Curated examples (nlu_data/curated/) are real citizens' messages a curator assigned, not
+    # Curated examples (var/curated/) are real citizens' messages a curator assigned, not
     # texts we wrote, so this guard on our own writing leaves them out; the retrain job scores
     # them on our held-out file, never on the dev split (bot/staff/retrain.py).
     rows = load_sourced(curated=False)

@@ -25,8 +25,11 @@ OURS = "ours"  # the source name of examples without metadata (written by us, cu
 
 
 def curated_dir() -> Path:
-    """Where curators' examples from real conversations go (bot/staff/curated_examples.py)."""
-    return Path(os.environ.get("BOT_CURATED_DIR") or NLU_DIR / "curated")
+    """Where curators' examples from real conversations go (bot/staff/curated_examples.py): beside
+    the database under var/, not in the repository tree the service runs from (a running service
+    writing into its own code is a finding of the privacy review; the examples are citizens' words)."""
+    var_dir = Path(os.environ.get("BOT_VAR_DIR") or ROOT / "var")
+    return Path(os.environ.get("BOT_CURATED_DIR") or var_dir / "curated")
 
 
 _ITEM = re.compile(r"^\s*-\s+(.*\S)\s*$")

@@ -1,4 +1,4 @@
-"""Training examples that curators took from real conversations: `nlu_data/curated/<service>.yml`.
+"""Training examples that curators took from real conversations: `var/curated/<service>.yml` (BOT_CURATED_DIR).
 
 Same reviewable Rasa YAML as `nlu_data/services/*.yml`, one block per example so each one
 carries its own provenance comment (who, when, from which curation item); Rasa merges blocks

@@ -3,7 +3,7 @@
 Three sources feed it (`record`): the router asked the citizen to choose ("clarify"), Rasa
 fell back ("fallback"), or staff transferred a case to another agency ("transfer", the
 routing mistake). A curator assigns the right service — the text becomes a training
-example in `nlu_data/curated/<service>.yml` (bot.staff.curated_data) — or dismisses it.
+example in `var/curated/<service>.yml` (bot.staff.curated_data) — or dismisses it.
 
 `record` is called on the chat's hot path and from the case console: it must never raise
 into its caller, so any failure is logged (without the text) and swallowed.

@@ -54,7 +54,7 @@ def _assign(item_id: int, service: str, user: StaffUser) -> dict:
     except Exception:
         curation.reopen(item_id)  # the example was not written: keep the item in the queue
         raise
-    return {"item": vars(item), "file": f"nlu_data/curated/{path.name}"}
+    return {"item": vars(item), "file": f"curated/{path.name}"}
 
 
 @router.post("/api/curation/items/{item_id}/assign")
