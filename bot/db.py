@@ -43,12 +43,16 @@ def _sqlite_wal(dbapi_connection, _record) -> None:  # noqa: ANN001 - SQLAlchemy
     dbapi_connection.execute("PRAGMA synchronous=FULL")
 
 
+def driver_url(url: str) -> str:
+    """SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; we ship psycopg2."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
+
+
 @lru_cache(maxsize=1)
 def engine() -> Engine:
-    url = settings().database_url
-    # SQLAlchemy 2.1 maps a bare postgresql:// to psycopg 3; we ship psycopg2.
-    if url.startswith(("postgresql://", "postgres://")):
-        url = "postgresql+psycopg2://" + url.split("://", 1)[1]
+    url = driver_url(settings().database_url)
     if url.startswith("sqlite:///"):
         settings().var_dir.mkdir(parents=True, exist_ok=True)
         eng = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})

@@ -96,12 +96,17 @@ def test_cli_refuses_a_bad_setting(tmp_path):
 # ---- conversations: BOT_RETENTION_CHAT_DAYS ----------------------------------------------------
 def _tracker_events(rows: list[tuple[str, float, str]]):
     """Rasa's SQL tracker store table (the columns Rasa 3.6 creates), with `rows`."""
-    import sqlalchemy as sa
 
     from bot.config import settings
 
     url = settings().tracker_url
-    engine = db.engine() if url == settings().database_url else sa.create_engine(url)
+    return _tracker_events_at(None if url == settings().database_url else url, rows)
+
+
+def _tracker_events_at(url: str | None, rows: list[tuple[str, float, str]]):
+    import sqlalchemy as sa
+
+    engine = db.engine() if url is None else sa.create_engine(url)
     events = sa.Table("events", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
                       sa.Column("sender_id", sa.String(255)), sa.Column("type_name", sa.String(255)),
                       sa.Column("timestamp", sa.Float), sa.Column("intent_name", sa.String(255)),
@@ -204,3 +209,28 @@ def test_var_is_made_private(tmp_path):
     assert stat.S_IMODE(var.stat().st_mode) == 0o700 and stat.S_IMODE((var / "media").stat().st_mode) == 0o700
     for name in ("bot.db", "pseudonym.key", "endpoints.yml", "media/a.jpg"):
         assert stat.S_IMODE((var / name).stat().st_mode) == 0o600, name
+
+
+def test_tracker_in_its_own_postgresql_database_is_purged(tmp_path, monkeypatch, pg_database):
+    """Production may keep Rasa's tracker apart from our tables, named with a bare postgresql://
+    (SQLAlchemy 2.1 would read that as psycopg 3, which is not installed)."""
+    import time
+
+    from tests.conftest import clear_caches
+
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
+    monkeypatch.delenv("BOT_DATABASE_URL", raising=False)
+    monkeypatch.setenv("BOT_TRACKER_URL", pg_database)
+    clear_caches()
+    try:
+        db.create_tables()
+        engine, events = _tracker_events_at(db.driver_url(pg_database), [
+            ("web-old", time.time() - 100 * 86400, "我家電話0912345678"), ("web-new", time.time(), "你好")])
+        done = retention.purge(days=0, chat_days=90)
+        assert done.tracker_events == 1
+        with engine.connect() as conn:
+            assert [r.sender_id for r in conn.execute(events.select())] == ["web-new"]
+        events.drop(engine)
+        engine.dispose()
+    finally:
+        clear_caches()

@@ -209,7 +209,7 @@ def _purge_tracker(cutoff: datetime, dry_run: bool) -> int:
     url = settings().tracker_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return 0  # Rasa has not written a conversation yet (creating the file here would be wrong)
-    engine = db.engine() if url == settings().database_url else create_engine(url)
+    engine = db.engine() if url == settings().database_url else create_engine(db.driver_url(url))
     try:
         if not inspect(engine).has_table("events"):
             return 0
