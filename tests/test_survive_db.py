@@ -63,6 +63,10 @@ class Proxy:
                 client.close()
                 continue
             with self.lock:
+                if self.listener is not listener:  # stopped while connecting: no tunnel may survive
+                    client.close()
+                    upstream.close()
+                    return
                 self.socks |= {client, upstream}
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
@@ -81,8 +85,9 @@ class Proxy:
                     pass
 
     def stop(self) -> None:
-        if self.listener is not None:
+        with self.lock:  # _accept checks the listener under the lock before it adds a tunnel
             listener, self.listener = self.listener, None
+        if listener is not None:
             try:
                 listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not)
             except OSError:
