@@ -131,7 +131,7 @@ def _login(client: TestClient, username: str) -> None:
 
 
 def test_queue_api_assign_dismiss_roles_and_csrf(database, curated, monkeypatch):
-    accounts.create_user("cur", PASSWORD, "curator")
+    cur = accounts.create_user("cur", PASSWORD, "curator")
     accounts.create_user("hand", PASSWORD, "handler", agency="PWB")
     for text in ("阿伯的輪椅補助要問哪裡", "隔壁那間在搞什麼很煩"):
         curation.record("clarify", text, predicted_service="disability_welfare", predicted_agency="SAB",
@@ -149,6 +149,10 @@ def test_queue_api_assign_dismiss_roles_and_csrf(database, curated, monkeypatch)
         assert client.get("/staff/curation").status_code == 200
         items = client.get("/staff/api/curation/items").json()["items"]
         assert len(items) == 3
+        from bot.staff import audit
+
+        viewed = [(action, user, obj) for action, user, obj, _ in audit.actions_since() if action == "curation.list"]
+        assert viewed == [("curation.list", cur.id, "curation open (3 items)")]  # citizens' words were shown
         by_text = {i["text"]: i for i in items}
         first, second = by_text["阿伯的輪椅補助要問哪裡"]["id"], by_text["隔壁那間在搞什麼很煩"]["id"]
 

@@ -42,7 +42,7 @@ from bot.staff.auth import StaffUser
 log = logging.getLogger("bot.staff.audit")
 GENESIS = "0" * 64
 ACTIONS = (
-    "case.view", "conversation.view", "photo.view", "cases.list",  # looks at citizens' data
+    "case.view", "conversation.view", "photo.view", "cases.list", "curation.list",  # looks at citizens' data
     "case.status", "case.transfer", "report.export",  # what staff did with it
     "staff.login", "staff.login_failed", "staff.lockout", "staff.forbidden",  # security events
 )

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from bot.catalogue import catalogue
-from bot.staff import curated_examples, curation, retrain
+from bot.staff import audit, curated_examples, curation, retrain
 from bot.staff.auth import StaffUser, require
 from bot.staff.console import serve_page
 
@@ -27,10 +27,12 @@ async def page(request: Request) -> Response:
 
 
 @router.get("/api/curation/items")
-async def items(status: str = "open", _: StaffUser = Depends(CURATOR)) -> JSONResponse:
+async def items(status: str = "open", user: StaffUser = Depends(CURATOR)) -> JSONResponse:
     if status not in curation.STATUSES:
         return JSONResponse({"error": f"unknown status {status}"}, status_code=400)
     rows = await asyncio.to_thread(curation.list_items, status)
+    # The queue shows citizens' own words: a view of personal data, in the access log.
+    await asyncio.to_thread(audit.append, user, "curation.list", f"curation {status} ({len(rows)} items)")
     return JSONResponse({"items": [vars(r) for r in rows]}, headers={"Cache-Control": "no-store"})
 
 
