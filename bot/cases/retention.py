@@ -38,26 +38,23 @@ DEFAULT_CHAT_DAYS = 90
 PURGED = "purged"
 
 
-def retention_days() -> int:
-    value = os.environ.get("BOT_RETENTION_DAYS", "")
+def _days(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
     try:
-        days = int(value) if value.strip() else DEFAULT_DAYS
+        days = int(value) if value.strip() else default
     except ValueError as exc:
-        raise SystemExit(f"BOT_RETENTION_DAYS must be a whole number of days, got {value!r}") from exc
+        raise SystemExit(f"{name} must be a whole number of days, got {value!r}") from exc
     if days < 0:
-        raise SystemExit("BOT_RETENTION_DAYS must be 0 (off) or more")
+        raise SystemExit(f"{name} must be 0 (off) or more")
     return days
+
+
+def retention_days() -> int:
+    return _days("BOT_RETENTION_DAYS", DEFAULT_DAYS)
 
 
 def chat_retention_days() -> int:
-    value = os.environ.get("BOT_RETENTION_CHAT_DAYS", "")
-    try:
-        days = int(value) if value.strip() else DEFAULT_CHAT_DAYS
-    except ValueError as exc:
-        raise SystemExit(f"BOT_RETENTION_CHAT_DAYS must be a whole number of days, got {value!r}") from exc
-    if days < 0:
-        raise SystemExit("BOT_RETENTION_CHAT_DAYS must be 0 (off) or more")
-    return days
+    return _days("BOT_RETENTION_CHAT_DAYS", DEFAULT_CHAT_DAYS)
 
 
 @dataclass
