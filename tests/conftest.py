@@ -10,6 +10,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,9 +55,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database for this test session; dropped afterwards."""
+@contextmanager
+def new_pg_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database; dropped afterwards."""
     import psycopg2
 
     name = f"bianmin_test_{uuid.uuid4().hex[:8]}"
@@ -74,6 +75,20 @@ def pg_database() -> Iterator[str]:
             )
             cur.execute(f'DROP DATABASE IF EXISTS "{name}"')
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """One PostgreSQL database for the whole test session (tests share it: count what you add)."""
+    with new_pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def own_pg_database() -> Iterator[str]:
+    """A PostgreSQL database of this test alone, for tests that assert on everything in a table."""
+    with new_pg_database() as url:
+        yield url
 
 
 @dataclass

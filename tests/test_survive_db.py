@@ -114,7 +114,9 @@ def _cases(url: str) -> list[tuple[str, str]]:
 
 
 @pytest.mark.slow
-def test_case_confirmed_while_database_down_is_filed_once_when_it_returns(tmp_path, pg_database) -> None:
+def test_case_confirmed_while_database_down_is_filed_once_when_it_returns(tmp_path, own_pg_database) -> None:
+    # Its own database: it asserts that the cases table is empty while the database is down.
+    pg_database = own_pg_database
     pg_port = int(pg_database.rsplit(":", 1)[1].split("/")[0])
     proxy = Proxy(pg_port).start()
     via_proxy = pg_database.replace(f":{pg_port}/", f":{proxy.port}/")
