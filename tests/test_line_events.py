@@ -377,3 +377,137 @@ async def test_fake_runs_alone_and_answers_over_http() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+# ---- item 2: LINE's own buttons for the case form's questions -----------------------------------
+def _asking(field: str, text: str, *buttons: tuple[str, str]):
+    """A conversation that answers with the case form's question for `field` (bot/cases/intake.py's shape)."""
+    from bot.messages import Button
+
+    return lambda msg: [Outgoing(text=text, buttons=[Button(t, p) for t, p in buttons],
+                                 custom={"type": "case_field", "field": field, "service": "street_light_out"})]
+
+
+def _quick(fake_api: FakeLineAPI, token: str) -> list[dict]:
+    return [i["action"] for i in fake_api.messages_to(token)[-1]["quickReply"]["items"]]
+
+
+async def test_place_question_offers_location_cancel_and_a_person(gw: Gateway) -> None:  # noqa: F811
+    gw.echo.replies = _asking("location", "請問在哪裡？", ("取消通報", "/cancel_case"))
+    ev = text_event("Uaskplace", "路燈不亮")
+    await gw.send([ev])
+    actions = _quick(gw.fake, ev["replyToken"])
+    assert actions[0]["type"] == "location"
+    assert [(a["type"], a["data"]) for a in actions[1:]] == [("postback", "/cancel_case"),
+                                                             ("postback", "/human_handoff")]
+    assert _requests(gw.fake, "/v2/bot/message/push") == [], "LINE accepted it with the reply token"
+
+
+async def test_photo_question_offers_camera_and_camera_roll(gw: Gateway) -> None:  # noqa: F811
+    gw.echo.replies = _asking("photo", "有照片的話請直接傳送", ("略過", "/skip_field"), ("取消通報", "/cancel_case"))
+    ev = text_event("Uaskphoto", "路燈不亮")
+    await gw.send([ev])
+    actions = _quick(gw.fake, ev["replyToken"])
+    assert [a["type"] for a in actions[:2]] == ["camera", "cameraRoll"]
+    assert [a.get("data") for a in actions[2:]] == ["/skip_field", "/cancel_case", "/human_handoff"]
+
+
+async def test_time_picker_answer_reaches_the_case_form_as_its_time(gw: Gateway) -> None:  # noqa: F811
+    from bot.cases import intake
+
+    gw.echo.replies = _asking("time", "大約是什麼時候發生的？", ("略過", "/skip_field"), ("取消通報", "/cancel_case"))
+    ask = text_event("Uasktime", "樓下很吵")
+    await gw.send([ask])
+    [picker] = [a for a in _quick(gw.fake, ask["replyToken"]) if a["type"] == "datetimepicker"]
+    assert picker["mode"] == "datetime"
+    # What LINE sends when the citizen picks a time: the picker's data, the choice in params.
+    picked = event("postback", "Uasktime", ts=ask["timestamp"] + 1,
+                   postback={"data": picker["data"], "params": {"datetime": "2026-12-06T21:30"}})
+    await gw.send([picked])
+    got = gw.echo.seen[-1]
+    assert (got.text, got.payload) == ("2026-12-06 21:30", None)
+    # ... and the case form takes that text as the time, as it reaches it (normalised, via Rasa's latest message)
+    step = intake.interpret({"requested_slot": "case_time", "case_service": "street_light_out"},
+                            intake.Message.from_rasa({"text": normalise(got.text).text}))
+    assert step.slots.get("case_time") == "2026-12-06 21:30"
+
+
+# ---- item 5: always an answer --------------------------------------------------------------------
+def _sorry(fake_api: FakeLineAPI, token: str) -> None:
+    """The apology went with the event's own reply token (not a push), with 1999 in it."""
+    [msg] = fake_api.messages_to(token)
+    assert msg["text"] == line_channel.SORRY and "1999" in msg["text"]
+    assert _requests(fake_api, "/v2/bot/message/push") == []
+
+
+async def test_conversation_that_raises_gets_an_apology_by_reply(gw: Gateway) -> None:  # noqa: F811
+    def boom(msg):
+        raise RuntimeError("action server exploded")
+
+    gw.echo.replies = boom
+    ev = text_event("Uboom", "路燈不亮")
+    await gw.send([ev])
+    _sorry(gw.fake, ev["replyToken"])
+
+
+async def test_failure_before_the_conversation_gets_an_apology(gw: Gateway, monkeypatch) -> None:  # noqa: F811
+    async def broken(name, who):
+        raise ConnectionError("redis went away")
+
+    monkeypatch.setattr(line_channel.ratelimit, "check", broken)
+    ev = text_event("Uearly", "路燈不亮")
+    await gw.send([ev])
+    _sorry(gw.fake, ev["replyToken"])
+
+
+async def test_no_conversation_yet_gets_an_apology(gw: Gateway) -> None:  # noqa: F811
+    gw.line.app.state.conversation = None  # the gateway starting or stopping
+    ev = text_event("Unoconv", "路燈不亮")
+    await gw.send([ev])
+    _sorry(gw.fake, ev["replyToken"])
+
+
+@pytest.mark.parametrize("answer", [[], [Outgoing()], [Outgoing(text="  "), Outgoing(custom={"type": "answer"})]],
+                         ids=["nothing", "no-text", "blank"])
+async def test_empty_answer_gets_an_apology(gw: Gateway, answer) -> None:  # noqa: F811
+    gw.echo.replies = lambda msg: answer
+    ev = text_event(f"Uempty{len(answer)}{id(answer) % 1000}", "路燈不亮")
+    await gw.send([ev])
+    _sorry(gw.fake, ev["replyToken"])
+
+
+async def test_rasa_5xx_and_rasa_saying_nothing_get_an_apology(gw: Gateway) -> None:  # noqa: F811
+    """The real conversation over a Rasa that fails (5xx), then one whose action failed (it answers [])."""
+    def rasa(request: httpx.Request) -> httpx.Response:
+        if json.loads(request.content)["message"] == "五百":
+            return httpx.Response(503, json={"error": "boom"})
+        return httpx.Response(200, json=[])
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(rasa))
+    gw.line.app.state.conversation = Conversation(gw.line.app.state.settings, client)
+    try:
+        down = text_event("Urasa5xx", "五百")
+        await gw.send([down])
+        [kept] = gw.fake.messages_to(down["replyToken"])
+        assert "1999" in kept["text"]
+        silent = text_event("Urasanothing", "路燈不亮")
+        await gw.send([silent])
+        _sorry(gw.fake, silent["replyToken"])
+    finally:
+        await client.aclose()
+
+
+async def test_silence_while_a_person_holds_the_chat_is_kept(gw: Gateway) -> None:  # noqa: F811
+    from bot import db
+    from bot.handoff import models
+
+    user = "Uwithperson"
+    sender = privacy.pseudonym("line", user)
+    with db.session_factory()() as session:
+        conv = handoff_service._get(session, "line", sender)
+        conv.state = models.PERSON
+        session.commit()
+    gw.echo.replies = lambda msg: []  # what the hand-over answers: the words went to the operator
+    ev = text_event(user, "請問還要多久")
+    await gw.send([ev])
+    assert gw.fake.messages_to(ev["replyToken"]) == [] and _requests(gw.fake, "/v2/bot/message/push") == []

@@ -6,7 +6,7 @@ import json
 
 from linebot.v3.messaging import PushMessageRequest
 
-from bot.channels.line_render import MAX_TEXT, flex_message, merge_texts, render, split_text
+from bot.channels.line_render import DATETIME_DATA, MAX_TEXT, flex_message, merge_texts, render, split_text
 from bot.messages import Button, Outgoing
 
 
@@ -136,3 +136,91 @@ def test_plain_replaces_flex_with_what_it_says() -> None:
     assert "養護工程處" in out[1]["text"] and "1999" in out[1]["text"]
     assert "KH-2612-000123" in out[2]["text"] and "狀態：受理" in out[2]["text"] and "quickReply" in out[2]
     _valid_for_sdk(out)
+
+
+# ---- issue #19 item 2: the case form's questions get LINE's own buttons --------------------------
+def _question(field: str, text: str, buttons: list[Button]) -> Outgoing:
+    return Outgoing(text=text, buttons=buttons, custom={"type": "case_field", "field": field, "service": "x"})
+
+
+CANCEL = Button("取消通報", "/cancel_case")
+SKIP = Button("略過", "/skip_field")
+
+
+def _items(field: str, buttons: list[Button]) -> list[dict]:
+    [[msg]] = render([_question(field, "請問？", buttons)])
+    _valid_for_sdk([msg])
+    return [i["action"] for i in msg["quickReply"]["items"]]
+
+
+def test_location_question_offers_send_location_cancel_and_a_person() -> None:
+    actions = _items("location", [CANCEL])
+    assert actions[0]["type"] == "location"
+    assert [a.get("data") for a in actions[1:]] == ["/cancel_case", "/human_handoff"]
+    assert actions[2]["label"] == "找真人"
+
+
+def test_photo_question_offers_camera_and_camera_roll_and_keeps_its_buttons() -> None:
+    actions = _items("photo", [SKIP, CANCEL])
+    assert [a["type"] for a in actions[:2]] == ["camera", "cameraRoll"]
+    assert [a.get("data") for a in actions[2:]] == ["/skip_field", "/cancel_case", "/human_handoff"]
+
+
+def test_time_question_offers_a_datetime_picker() -> None:
+    actions = _items("time", [SKIP, CANCEL])
+    picker = actions[0]
+    assert picker["type"] == "datetimepicker" and picker["mode"] == "datetime"
+    assert picker["data"] == DATETIME_DATA and not picker["data"].startswith("/")
+    assert {a.get("data") for a in actions[1:]} >= {"/skip_field", "/cancel_case", "/human_handoff"}
+
+
+def test_a_question_without_cancel_still_gets_one() -> None:
+    actions = _items("location", [])
+    assert [a["type"] for a in actions] == ["location", "postback", "postback"]
+    assert [a["data"] for a in actions[1:]] == ["/cancel_case", "/human_handoff"]
+
+
+def test_other_fields_and_answers_get_no_native_actions() -> None:
+    for field in ("plate", "description", "confirm"):
+        [batch] = render([_question(field, "請問？", [CANCEL])])
+        assert all(i["action"]["type"] == "postback" for i in batch[-1]["quickReply"]["items"])
+    [batch] = render([Outgoing(text="路燈由工務局處理", custom={"type": "routed", "agency": "PWB"})])
+    assert all("quickReply" not in m for m in batch)
+
+
+def test_native_actions_and_exits_survive_the_13_item_cap() -> None:
+    many = [Button(f"選項{i}", f"/b{i}") for i in range(20)] + [CANCEL]
+    actions = _items("photo", many)
+    assert len(actions) == 13
+    assert [a["type"] for a in actions[:2]] == ["camera", "cameraRoll"]
+    datas = [a.get("data") for a in actions]
+    assert "/cancel_case" in datas and "/human_handoff" in datas and datas[2] == "/b0"
+
+
+def test_the_question_after_an_answer_decides_the_buttons() -> None:
+    routed = Outgoing(text="由工務局處理", custom={"type": "routed", "agency": "PWB"})
+    batches = render([routed, _question("location", "請問在哪裡？", [CANCEL])])
+    last = batches[-1][-1]
+    assert last["quickReply"]["items"][0]["action"]["type"] == "location"
+    for b in batches:
+        _valid_for_sdk(b)
+
+
+def test_blank_text_renders_nothing() -> None:
+    assert render([Outgoing(text="  \n "), Outgoing()]) == []
+
+
+def test_the_case_forms_own_questions_get_the_native_actions() -> None:
+    """The real form's questions (bot/cases/intake.py), not hand-made ones: its shape is what LINE reads."""
+    from bot.cases import intake
+
+    state = {"case_service": "street_light_out"}
+    wanted = {"case_location": ["location"], "case_photo": ["camera", "cameraRoll"], "case_time": ["datetimepicker"]}
+    for slot, types in wanted.items():
+        [batch] = render(intake.ask(slot, state))
+        _valid_for_sdk(batch)
+        actions = [i["action"] for i in batch[-1]["quickReply"]["items"]]
+        assert [a["type"] for a in actions[:len(types)]] == types, slot
+        datas = [a.get("data") for a in actions]
+        assert "/cancel_case" in datas and "/human_handoff" in datas, slot
+        assert datas.count("/cancel_case") == 1, "the form's own cancel is kept, not doubled"

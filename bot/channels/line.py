@@ -18,7 +18,13 @@ What each kind of event gets (the README has the same as a table):
 - follow/unfollow by LINE's event time, not arrival order (bot.channels.line_users);
 - the rich menu's tiles and the welcome's quick replies are postbacks naming a fixed intent
   (knowledge_base/line_rich_menu.json): they never pass through the language model;
-- a Flex message LINE refuses (400) is sent again as plain text (line_render.plain).
+- a Flex message LINE refuses (400) is sent again as plain text (line_render.plain);
+- the case form's place / photo / time questions carry LINE's own quick replies (line_render):
+  a date-time picker's postback (data line_render.DATETIME_DATA, the choice in params) reaches
+  the conversation as the text "2026-12-06 21:30", which the form takes as the time;
+- always an answer: whatever fails on the way (the conversation raises or is not there, the
+  rate limiter or database is away, the answer would show nothing) the citizen gets SORRY
+  (with 1999) with the same reply token; only silence while a person holds the chat is kept.
 
 The channel is off (503 on the webhook, one log line at start) without
 LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN. LINE_API_HOST points every SDK call at
@@ -71,7 +77,7 @@ from linebot.v3.webhooks import (
 from bot import media, ratelimit
 from bot.channels import line_unsend, line_users
 from bot.channels.line_dedupe import EventDedupe
-from bot.channels.line_render import plain, render
+from bot.channels.line_render import DATETIME_DATA, plain, render
 from bot.config import Settings, settings
 from bot.conversation import RASA_DOWN
 from bot.messages import Button, Incoming, Location, Outgoing
@@ -118,6 +124,8 @@ ONE_TO_ONE = (
     "請加我為好友，私下告訴我需要什麼協助。我先離開這裡，再見！"
 )
 ADD_FRIEND = "加好友："
+# Whatever fails inside the assistant, the citizen hears this, with the reply token (issue #19 item 5).
+SORRY = RASA_DOWN
 
 
 def retry_key(base: str, index: int = 0) -> str:
@@ -285,29 +293,51 @@ class LineChannel:
             return
         if standby:
             return
+        try:
+            replies = await self._answer(sender, user_id, event)
+        except Exception as exc:  # noqa: BLE001 - the citizen always gets an answer (issue #19 item 5)
+            # the exception's text may quote the citizen's words: its type only
+            log.error("line event not answered type=%s sender=%s: %s", event.type, sender[:8], type(exc).__name__)
+            replies = [Outgoing(text=SORRY)]
+        if replies:  # sent outside the try: a failed send is not followed by an apology after the answer
+            await self.deliver(user_id, token, replies, received, key)
+
+    async def _answer(self, sender: str, user_id: str, event: Event) -> list[Outgoing] | None:
+        """What a citizen's message or postback is answered (None: nothing is due). An answer
+        that would show nothing becomes the apology, sent with the same reply token."""
         await self._remember(sender, user_id)
         # Per LINE user: a flood is dropped (LINE got its 200 long ago); told once per window.
         limited = await ratelimit.check("message", sender)
         if not limited.allowed:
             log.info("line rate limited sender=%s", sender[:8])
-            if limited.first_refusal:
-                await self.deliver(user_id, token, [Outgoing(text=ratelimit.limited_text(limited))], received, key)
-            return
+            return [Outgoing(text=ratelimit.limited_text(limited))] if limited.first_refusal else None
         incoming: Incoming | None = None
         if isinstance(event, PostbackEvent):
-            data = (event.postback.data or "").strip()
-            incoming = Incoming("line", sender, payload=data) if data.startswith("/") else Incoming(
-                "line", sender, text=data)
+            incoming = _from_postback(sender, event)
         elif isinstance(event, MessageEvent):
             incoming, direct = await self._from_message(sender, event)
             if direct is not None:
-                await self.deliver(user_id, token, direct, received, key)
-                return
+                return direct
         if incoming is None:
             log.info("line event ignored type=%s", event.type)
-            return
+            return None
         replies = await self._converse(user_id, incoming)
-        await self.deliver(user_id, token, replies, received, key)
+        if render(replies):
+            return replies
+        if await self._held_by_person(sender):
+            return None  # a person holds the conversation: the citizen's words went to them
+        log.error("line conversation gave no answer sender=%s", sender[:8])
+        return [Outgoing(text=SORRY)]
+
+    async def _held_by_person(self, sender: str) -> bool:
+        """An empty answer is right only while the hand-over holds the chat (queued or with a person)."""
+        from bot.handoff import models, service
+
+        try:
+            return await asyncio.to_thread(service.state, "line", sender) != models.BOT
+        except Exception as exc:  # noqa: BLE001 - then the answer did not come from the hand-over
+            log.warning("handoff state not read: %s", type(exc).__name__)
+            return False
 
     async def _group(self, kind: str, chat_id: str, event: Event, token: str | None, received: float,
                      key: str) -> None:
@@ -385,7 +415,7 @@ class LineChannel:
             return await task
         except Exception as exc:  # noqa: BLE001 - the citizen always gets an answer
             log.error("conversation failed: %s", type(exc).__name__)
-            return [Outgoing(text=RASA_DOWN)]
+            return [Outgoing(text=SORRY)]
 
     async def _loading(self, user_id: str) -> None:
         api, _ = await self._clients()
@@ -476,6 +506,20 @@ class LineChannel:
 
 class LinePushError(RuntimeError):
     pass
+
+
+def _from_postback(sender: str, event: PostbackEvent) -> Incoming:
+    """A "/intent" postback is a payload; a date-time picker's answer (LINE puts the choice in
+    params, "2026-12-06T21:30") is the text the case form takes as the time, "2026-12-06 21:30";
+    any other data is the citizen's text."""
+    data = (event.postback.data or "").strip()
+    params = event.postback.params or {}
+    picked = params.get("datetime") or params.get("date") or params.get("time")
+    if data == DATETIME_DATA and picked:
+        return Incoming("line", sender, text=str(picked).replace("T", " "))
+    if data.startswith("/"):
+        return Incoming("line", sender, payload=data)
+    return Incoming("line", sender, text=data)
 
 
 def _chat(event: Event) -> tuple[str, str] | None:

@@ -20,6 +20,11 @@ nothing more than their text and quick replies:
   comparison   columns: [{title, provider}] + rows: [{label, values}] (or items|programs with
                fields: [{key, label}] | [key])        → carousel, one bubble per programme
   handoff      text|message, phone                        → bubble with a call button
+
+The case form's questions (case_field, field location / photo / time) also get LINE's own
+quick-reply actions first: send a location; camera and camera roll; a date-and-time picker
+(its postback, data DATETIME_DATA, is turned into the time text by bot.channels.line), and
+always 取消通報 and 找真人, which survive the 13-item cap before any other button.
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ MAX_BUBBLES = 12
 MAX_LABEL = 20
 MAX_ALT = 400  # LINE allows 1,500; shorter reads better in the chat list
 ACCENT = "#0B6E4F"
+DATETIME_DATA = "line:case_time"  # never starts with "/": not an intent, read by bot.channels.line
+CANCEL_CASE = "/cancel_case"  # the case form's own cancel (bot/cases/intake.py)
+HANDOFF = "/human_handoff"  # the hand-over button's payload (bot/handoff/hook.py)
 
 
 def render(outgoing: list[Outgoing], lang: str = "zh") -> list[list[dict[str, Any]]]:
@@ -42,7 +50,7 @@ def render(outgoing: list[Outgoing], lang: str = "zh") -> list[list[dict[str, An
     messages: list[dict[str, Any]] = []
     buttons: list[Button] = []
     for out in outgoing:
-        if out.text:
+        if out.text and out.text.strip():  # LINE refuses an empty text; a blank one says nothing
             messages.extend({"type": "text", "text": chunk} for chunk in split_text(out.text))
         if out.image:
             messages.append(_image(out.image))
@@ -52,10 +60,15 @@ def render(outgoing: list[Outgoing], lang: str = "zh") -> list[list[dict[str, An
                 messages.append(flex)
         buttons.extend(out.buttons)
     messages = merge_texts(messages)
-    if buttons:
+    native = native_actions(asked_field(outgoing), lang)
+    keep: frozenset[str] = frozenset()
+    if native:
+        buttons, keep = with_exits(buttons, lang), frozenset({CANCEL_CASE, HANDOFF})
+    if buttons or native:
         if not messages:
             messages.append({"type": "text", "text": "Please choose:" if lang == "en" else "請選擇："})
-        messages[-1]["quickReply"] = {"items": quick_replies(buttons)}
+        items = [{"type": "action", "action": a} for a in native]
+        messages[-1]["quickReply"] = {"items": items + quick_replies(buttons, MAX_QUICK_REPLIES - len(items), keep)}
     return [messages[i:i + MAX_MESSAGES] for i in range(0, len(messages), MAX_MESSAGES)]
 
 
@@ -166,15 +179,54 @@ def action(button: Button) -> dict[str, Any]:
     return {"type": "message", "label": _label(button.title), "text": (button.payload or button.title)[:300]}
 
 
-def quick_replies(buttons: list[Button]) -> list[dict[str, Any]]:
+def quick_replies(buttons: list[Button], limit: int = MAX_QUICK_REPLIES,
+                  keep: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
+    """At most `limit` items; over it, the last buttons go first, except those in `keep`."""
     seen: set[str] = set()
-    items: list[dict[str, Any]] = []
+    kept: list[tuple[str, dict[str, Any]]] = []
     for b in buttons:
         if b.payload in seen or b.payload.startswith("https://"):
             continue
         seen.add(b.payload)
-        items.append({"type": "action", "action": action(b)})
-    return items[:MAX_QUICK_REPLIES]
+        kept.append((b.payload, {"type": "action", "action": action(b)}))
+    while len(kept) > max(limit, 0):
+        drop = next((i for i in range(len(kept) - 1, -1, -1) if kept[i][0] not in keep), len(kept) - 1)
+        del kept[drop]
+    return [item for _, item in kept]
+
+
+# ---- the case form's questions: LINE's own buttons ---------------------------------------------
+def asked_field(outgoing: list[Outgoing]) -> str:
+    """The field the last case-form question in these replies asks for ("" when none)."""
+    for out in reversed(outgoing):
+        if out.custom and out.custom.get("type") == "case_field":
+            return str(out.custom.get("field") or "")
+    return ""
+
+
+def native_actions(field: str, lang: str = "zh") -> list[dict[str, Any]]:
+    """LINE's quick-reply actions that answer this field in a tap (only LINE has them)."""
+    en = lang == "en"
+    if field == "location":
+        return [{"type": "location", "label": "Send location" if en else "傳送位置"}]
+    if field == "photo":
+        return [{"type": "camera", "label": "Take a photo" if en else "拍照"},
+                {"type": "cameraRoll", "label": "Choose a photo" if en else "從相簿選"}]
+    if field == "time":
+        # No displayText exists for this action: the chosen time reaches us only as the postback's params.
+        return [{"type": "datetimepicker", "label": "Pick date & time" if en else "選擇日期時間",
+                 "data": DATETIME_DATA, "mode": "datetime"}]
+    return []
+
+
+def with_exits(buttons: list[Button], lang: str = "zh") -> list[Button]:
+    """The buttons a reply carries, plus a way out (cancel the report, a person) when missing."""
+    out = list(buttons)
+    if not any(b.payload == CANCEL_CASE for b in out):
+        out.append(Button("Cancel" if lang == "en" else "取消通報", CANCEL_CASE))
+    if not any(b.payload == HANDOFF for b in out):
+        out.append(Button("Talk to a person" if lang == "en" else "找真人", HANDOFF))
+    return out
 
 
 def _image(url: str) -> dict[str, Any]:
