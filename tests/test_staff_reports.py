@@ -132,3 +132,77 @@ def test_a_handler_sees_only_their_agency_and_the_csv_matches(database):
         assert table[("rate", "misroute")][3:6] == ["1/4", "0.25", "0.0"]
         assert table[("median_hours_to_close", "PWB")][4] == "24.0"
         assert table[("week_cases", "2026-11-02")][4] == "3"
+
+
+def located(service: str, agency: str, created: datetime, channel: str, north_m: float = 0.0,
+            place: str = "") -> Case:
+    c = case(service, agency, created, "三民區")
+    c.channel, c.location_text = channel, place
+    if not place:
+        c.lat, c.lon = 22.6273 + north_m / 111_195, 120.3014
+    return c
+
+
+def insert_repeats_channels_notices() -> None:
+    from bot.cases.store import CaseFollower
+    from bot.notify import Notification
+
+    with db.session_factory()() as s:
+        s.add_all([  # November: a pothole reported by phone, LINE and Open311 within 30 m
+            located("road_pothole", "PWB", utc(2026, 11, 3), "phone"),
+            located("road_pothole", "PWB", utc(2026, 11, 9), "line", 20),
+            located("road_pothole", "PWB", utc(2026, 11, 20), "open311", 30),
+            # October only (in November's 90 days, but no report in November): October's report
+            located("street_light_out", "PWB", utc(2026, 10, 5), "web", 500),
+            located("street_light_out", "PWB", utc(2026, 10, 10), "web", 510),
+            located("street_light_out", "PWB", utc(2026, 10, 15), "web", 520),
+        ])
+        garbage = [located("garbage_collection", "EPB", utc(2026, 11, 6), "rest", place="鼓山區臨海路1號"),
+                   located("garbage_collection", "EPB", utc(2026, 11, 7), "web", place="鼓山區臨海路1號")]
+        s.add_all(garbage)
+        s.flush()
+        s.add(CaseFollower(case_id=garbage[0].id, channel="line", citizen="q", at=utc(2026, 11, 8)))
+        s.add_all([Notification(at=utc(2026, 11, 10, i), channel=ch, sender="p", retry_key=f"k{i}", body="[]")
+                   for i, ch in enumerate(["line", "line", "line", "web"])])
+        s.add(Notification(at=utc(2026, 10, 10), channel="line", sender="p", retry_key="k-oct", body="[]"))
+        s.commit()
+
+
+def test_repeats_channels_and_notices_in_the_month_and_its_csv(database):
+    insert_month()
+    insert_repeats_channels_notices()
+    r = reports.month_report(reports.Month.parse("2026-11"))
+    assert {a["key"]: a["repeats"] for a in r["by_agency"]} == {"PWB": 1, "EPB": 1}
+    assert sorted((g["service"], g["reports"], len(g["cases"])) for g in r["repeats"]) == [
+        ("garbage_collection", 3, 2), ("road_pothole", 3, 3)]
+    # 4 web cases from insert_month, then phone, line, open311, rest and web: 9 in November.
+    assert [(c["key"], c["count"], c["share"]) for c in r["channels"]] == [
+        ("phone", 1, 0.1111), ("line", 1, 0.1111), ("web", 5, 0.5556), ("rest", 1, 0.1111), ("open311", 1, 0.1111)]
+    assert r["notices"] == {"total": 4, "by_channel": [{"key": "line", "count": 3}, {"key": "web", "count": 1}]}
+    october = reports.month_report(reports.Month.parse("2026-10"))
+    assert [g["service"] for g in october["repeats"]] == ["street_light_out"]
+    assert october["notices"]["total"] == 1
+
+    accounts.create_user("pwb-handler", PASSWORD, "handler", agency="PWB")
+    accounts.create_user("admin1", PASSWORD, "admin")
+    from bot.app import create_app
+    from bot.staff import audit
+
+    with TestClient(create_app()) as client:
+        client.post("/staff/api/login", json={"username": "pwb-handler", "password": PASSWORD})
+        before = len(audit.actions_since())
+        mine = client.get("/staff/api/reports/2026-11").json()
+        assert [g["agency"] for g in mine["repeats"]] == ["PWB"] and mine["notices"] is None
+        assert [a for a, _, o, _ in audit.actions_since()[before:]] == ["cases.list"]  # places shown: logged
+        client.post("/staff/api/logout", headers={"X-CSRF-Token": client.get("/staff/api/me").json()["csrf"]})
+        client.cookies.clear()
+
+        client.post("/staff/api/login", json={"username": "admin1", "password": PASSWORD})
+        rows = list(csv.reader(io.StringIO(client.get("/staff/api/reports/2026-11.csv").text.lstrip("\ufeff"))))
+        table = {(r[1], r[2]): r for r in rows[1:]}
+        assert table[("repeats", "PWB")][4] == "1" and table[("repeats", "EPB")][4] == "1"
+        assert table[("repeat_place", "road_pothole")][4] == "3"
+        assert table[("channel", "phone")][4] == "1" and table[("channel_share", "web")][4] == "0.5556"
+        assert table[("notices", "total")][4] == "4" and table[("notices", "line")][4] == "3"
+        page = client.get("/staff/reports").text
+        assert "重複通報" in page and "案件來源管道" in page

@@ -31,7 +31,7 @@ from pydantic import BaseModel, Field
 
 from bot import media
 from bot.cases import api as cases_api
-from bot.cases import due, places, store
+from bot.cases import due, places, repeats, store
 from bot.catalogue import catalogue
 from bot.nlu.normalise import normalise_text
 from bot.staff import audit, console, curation, phone_intake
@@ -216,6 +216,24 @@ async def map_points(user: StaffUser = Depends(require(*VIEW_ROLES)), agency: st
     cat = catalogue()
     return {"points": [{"number": n, "lat": la, "lon": lo, "service": (cat.service(s).name_zh if cat.service(s) else s),
                         "status": store.STATUS_ZH.get(st, st)} for n, la, lo, s, st in points]}
+
+
+@router.get("/api/repeats")
+async def repeat_problems(user: StaffUser = Depends(require(*VIEW_ROLES)),
+                          agency: str | None = None) -> dict[str, Any]:
+    """Recurring problems (bot.cases.repeats): a handler sees their agency's, admin and operators
+    every agency's (or one, with `agency`), as the case list's rules say."""
+    scope = _filter(user, agency, None, None, None, None, None).agency
+    if user.role == "handler" and not scope:
+        scope = "-"  # a handler without an agency sees none rather than every agency's
+    found = await asyncio.to_thread(repeats.find, scope)
+    # Places and case numbers of many citizens at once: a list view, logged before it leaves.
+    await asyncio.to_thread(audit.append, user, "cases.list", "repeats")
+    cat = catalogue()
+    items = [repeats.as_json(r, cat.service(r.service).name_zh if cat.service(r.service) else r.service,
+                             cat.agency(r.agency).zh if cat.agency(r.agency) else r.agency) for r in found]
+    return {"items": items, "agency": scope, "window_days": repeats.WINDOW.days,
+            "radius_m": repeats.RADIUS_M, "min_reports": repeats.MIN_REPORTS}
 
 
 @router.get("/api/cases/{number}")

@@ -6,10 +6,14 @@ queries. Definitions (shown on the page and in the CSV):
 - requests: cases filed in the month (bot.cases.store.Case.created_at);
 - clarify rate: curation items of kind clarify or fallback / handled messages (bot.db.MessageLog);
 - misroute rate: curation items of kind transfer (staff moved a case to another agency) / cases;
-- time to close: from filing to the first `closed` event (CaseEvent), for cases closed in the month.
+- time to close: from filing to the first `closed` event (CaseEvent), for cases closed in the month;
+- repeat problems: places with 3+ reports of one service in the 90 days ending at the month's end,
+  at least one of them in the month (bot.cases.repeats);
+- channels: cases filed in the month by `Case.channel` (phone, line, web, rest, open311), count and share;
+- notices: notifications rows written in the month (bot.notify), by channel.
 A handler's report is limited to their agency (its cases, transfers away from it); the
 clarify rate is city-wide and not shown to them, since a message that was not understood
-belongs to no agency yet.
+belongs to no agency yet; so are notices (a notification row names no case).
 """
 
 from __future__ import annotations
@@ -26,11 +30,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot import db
+from bot.cases import repeats as repeats_mod
 from bot.cases.store import Case, CaseEvent
 from bot.catalogue import catalogue
+from bot.notify import Notification
 from bot.staff.curation import CurationItem
 
 TZ = ZoneInfo("Asia/Taipei")
+CHANNELS = ("phone", "line", "web", "rest", "open311")  # always shown, in this order, even at 0
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -126,6 +133,26 @@ def _time_to_close(session, month: Month, agency: str | None) -> dict[str, list[
     return out
 
 
+def _notices(session, month: Month) -> Counter:
+    start, end = month.bounds()
+    q = (select(Notification.channel, func.count()).where(Notification.at >= start, Notification.at < end)
+         .group_by(Notification.channel))
+    return Counter(dict(session.execute(q).all()))
+
+
+def _repeats(month: Month, agency: str | None) -> list[repeats_mod.Repeat]:
+    """Recurring places as they stood at the month's end, with a report inside the month."""
+    start, end = month.bounds()
+    found = repeats_mod.find(agency, now=end - timedelta(microseconds=1))
+    return [g for g in found if any(start <= r.at < end for r in g.reports)]
+
+
+def _channels(cases: list[Case]) -> list[dict]:
+    counts = Counter(c.channel for c in cases)
+    keys = list(CHANNELS) + sorted(set(counts) - set(CHANNELS))
+    return [{"key": k, "count": counts[k], "share": _rate(counts[k], len(cases))} for k in keys]
+
+
 def month_report(month: Month, agency: str | None = None) -> dict:
     cat = catalogue()
     db.Base.metadata.create_all(db.engine(), tables=[CurationItem.__table__])
@@ -137,6 +164,9 @@ def month_report(month: Month, agency: str | None = None) -> dict:
         transfers = _curation_count(session, month, ("transfer",), agency)
         prev_transfers = _curation_count(session, month.previous(), ("transfer",), agency)
         closing = _time_to_close(session, month, agency)
+        notices = None if agency else _notices(session, month)
+    recurring = _repeats(month, agency)
+    repeats_by_agency = Counter(g.agency for g in recurring)
 
     def counted(key, rows):
         return Counter(key(c) for c in rows)
@@ -169,7 +199,9 @@ def month_report(month: Month, agency: str | None = None) -> dict:
                    "cases_change": _change(len(cases), len(prev_cases)),
                    "messages": None if agency else len(messages),
                    "messages_previous": None if agency else len(prev_messages)},
-        "by_agency": table(lambda c: c.agency, agency_name),
+        "by_agency": [{**r, "repeats": repeats_by_agency[r["key"]]} for r in table(lambda c: c.agency, agency_name)]
+        + [{"key": a, "name": agency_name(a), "count": 0, "previous": 0, "change": None, "repeats": n}
+           for a, n in sorted(repeats_by_agency.items()) if a not in {c.agency for c in cases + prev_cases}],
         "by_service": [{**r, "agency": cat.services[r["key"]].agency if r["key"] in cat.services else ""}
                        for r in table(lambda c: c.service, service_name)],
         "by_district": table(lambda c: c.district or "", lambda d: d or "（未定位）"),
@@ -181,11 +213,23 @@ def month_report(month: Month, agency: str | None = None) -> dict:
         "time_to_close": sorted(
             ({"agency": a, "name": agency_name(a), "closed": len(h), "median_hours": round(statistics.median(h), 2)}
              for a, h in closing.items()), key=lambda r: r["agency"]),
+        "repeats": [{"agency": g.agency, "agency_name": agency_name(g.agency), "service": g.service,
+                     "service_name": service_name(g.service), "place": g.cases[0].location_text or "",
+                     "district": g.cases[0].district, "reports": len(g.reports),
+                     "cases": [c.number for c in g.cases]} for g in recurring],
+        "channels": _channels(cases),
+        "notices": None if notices is None else {
+            "total": sum(notices.values()),
+            "by_channel": [{"key": k, "count": notices[k]} for k in sorted(notices, key=lambda k: (-notices[k], k))]},
         "definitions": {
             "requests": "cases filed in the month (Asia/Taipei)",
             "clarify_rate": "clarify + fallback curation items / handled messages",
             "misroute_rate": "transfer curation items / cases filed",
             "time_to_close": "hours from filing to the first closed event, cases closed in the month",
+            "repeats": "places with 3+ reports of one service (within 50 m or the same address; new cases, "
+                       "follows, reports after closing) in the 90 days ending at the month's end, one in the month",
+            "channels": "cases filed in the month by channel (phone, line, web, rest = REST API, open311)",
+            "notices": "notifications written in the month, by channel (city-wide)",
         },
     }
 
@@ -215,4 +259,16 @@ def to_csv(report: dict) -> str:
                 "" if mr["previous_rate"] is None else mr["previous_rate"]])
     for r in report["time_to_close"]:
         w.writerow([m, "median_hours_to_close", r["agency"], r["name"], r["median_hours"], ""])
+    for r in report["by_agency"]:
+        w.writerow([m, "repeats", r["key"], r["name"], r["repeats"], ""])
+    for r in report["repeats"]:
+        label = f"{r['agency_name']} {r['service_name']} {r['place']}（{'、'.join(r['cases'])}）"
+        w.writerow([m, "repeat_place", r["service"], label, r["reports"], ""])
+    for r in report["channels"]:
+        w.writerow([m, "channel", r["key"], r["key"], r["count"], ""])
+        w.writerow([m, "channel_share", r["key"], r["key"], "" if r["share"] is None else r["share"], ""])
+    if report["notices"] is not None:
+        w.writerow([m, "notices", "total", "通知數", report["notices"]["total"], ""])
+        for r in report["notices"]["by_channel"]:
+            w.writerow([m, "notices", r["key"], r["key"], r["count"], ""])
     return buf.getvalue()

@@ -292,3 +292,36 @@
 
   init().catch((e) => { $("list-error").textContent = e.message; });
 })();
+
+// 重複通報: recurring places from /staff/api/repeats (the server limits a handler to their
+// agency). Each case number links to its page; citizen text only via textContent.
+(function () {
+  "use strict";
+  const $ = (id) => document.getElementById(id);
+  async function loadRepeats() {
+    const r = await staff.api("GET", "/staff/api/repeats");
+    const body = $("repeats").querySelector("tbody");
+    body.replaceChildren();
+    $("repeats-note").textContent = r.items.length ? "共 " + r.items.length + " 處" : "目前沒有重複通報的地點。";
+    for (const g of r.items) {
+      const tr = document.createElement("tr");
+      for (const text of [g.service_name, g.agency_name, g.place || g.district || "—", g.reports,
+        staff.fmtTime(g.first_at) + " – " + staff.fmtTime(g.last_at)]) {
+        const td = document.createElement("td");
+        td.textContent = String(text);
+        tr.append(td);
+      }
+      const td = document.createElement("td");
+      g.cases.forEach((c, i) => {
+        const a = document.createElement("a");
+        a.href = c.url;
+        a.textContent = c.number;
+        if (i) td.append("、");
+        td.append(a);
+      });
+      tr.append(td);
+      body.append(tr);
+    }
+  }
+  loadRepeats().catch((e) => { $("repeats-note").textContent = "無法載入重複通報：" + e.message; });
+})();

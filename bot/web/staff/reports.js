@@ -57,7 +57,16 @@
 
     draw("chart-agency", "bar", r.by_agency.map((a) => a.name), [{label: "本月", data: r.by_agency.map((a) => a.count)},
       {label: "上月", data: r.by_agency.map((a) => a.previous)}]);
-    fillTable("table-agency", ["機關", "本月", "上月", "變化"], r.by_agency.map((a) => [a.name, a.count, a.previous, change(a.change)]));
+    fillTable("table-agency", ["機關", "本月", "上月", "變化", "重複通報"], r.by_agency.map((a) => [a.name, a.count, a.previous, change(a.change), a.repeats]));
+    const CHANNEL_ZH = {phone: "1999 電話", line: "LINE", web: "網頁", rest: "REST API", open311: "Open311"};
+    fillTable("table-channel", ["管道", "件數", "占比"], r.channels.map((c) => [CHANNEL_ZH[c.key] || c.key, c.count, pct(c.share)]));
+    if (r.notices) {
+      fillTable("table-notice", ["管道", "通知數"], [...r.notices.by_channel.map((n) => [CHANNEL_ZH[n.key] || n.key, n.count]), ["合計", r.notices.total]]);
+    } else {
+      fillTable("table-notice", ["管道", "通知數"], [["（全市數字，機關檢視不顯示）", ""]]);
+    }
+    fillTable("table-repeat", ["機關", "服務", "地點", "通報次數", "案件"],
+      r.repeats.map((g) => [g.agency_name, g.service_name, g.place || g.district || "—", g.reports, g.cases.join("、")]));
     draw("chart-week", "line", r.by_week.map((w) => w.week_start), [{label: "案件", data: r.by_week.map((w) => w.cases)},
       ...(r.totals.messages !== null ? [{label: "訊息", data: r.by_week.map((w) => w.messages)}] : [])]);
     fillTable("table-week", ["週（週一起）", "案件", ...(r.totals.messages !== null ? ["訊息"] : [])],
