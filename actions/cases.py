@@ -152,12 +152,19 @@ async def after_route(decision: Decision, tracker: Tracker, dispatcher: Collecti
     None: not ours, action_route answers as usual."""
     text = ((tracker.latest_message or {}).get("text") or "").strip()
     channel, citizen = intake.split_sender(tracker.sender_id)
-    number = intake.CASE_NUMBER.search(text)
-    if number and not decision.emergency:
-        say(dispatcher, await _db(intake.lookup, number.group(0), channel, citizen, lang))
-        return [SlotSet("last_service", "case_status")]
+    found = intake.parse_lookup(text)
+    if found and not decision.emergency:
+        number, pin = intake.normal_number(found[0]), found[1]
+        say(dispatcher, await _db(intake.lookup, number, channel, citizen, lang, pin))
+        # case_number: a PIN typed next (when the reply asked for it) is for this case.
+        return [SlotSet("last_service", "case_status"), SlotSet("case_number", number)]
     if decision.emergency:
         return None
+    pin_only = intake.PIN_ONLY.match(text)
+    asked_for = tracker.get_slot("case_number") if tracker.get_slot("last_service") == "case_status" else None
+    if pin_only and asked_for:
+        say(dispatcher, await _db(intake.with_pin, asked_for, pin_only.group(1), lang))
+        return [SlotSet("last_service", "case_status")]
     if decision.service == "case_views" and not decision.clarify:
         # Who looked at my cases: from the staff access log (bot/staff/case_views.py).
         say(dispatcher, await _db(case_views.answer, channel, citizen, lang))

@@ -241,3 +241,26 @@ def test_database_made_before_public_notes_gets_the_column(database):
     store.change_status(case.number, "in_progress", "公開說明", public=True)
     assert store.get_case(case.number).history[-1].public is True
     assert db.create_tables()  # idempotent
+
+
+# Follow-up on any device (issue #18 item 8): number + PIN; a guess or a follower sees nothing more.
+
+def test_a_guessed_pin_reveals_nothing_and_only_the_filing_reply_carries_the_pin(sqlite_db):
+    case = store.file_case(store.NewCase(
+        service="road_pothole", channel="web", citizen="reporter", location_text=ADDRESS, district="三民區",
+        road="建工路", description=DESCRIPTION, photos=[PHOTO]))
+    pin = case.pin
+    store.change_status(case.number, "dispatched", STAFF_NOTE)
+    store.follow(case.number, "line", "neighbour")
+    guessed = typed_in_chat(f"{case.number} {'000000' if pin != '000000' else '111111'}", "line-stranger")
+    assert guessed and leaked(everything(guessed)) == [] and "已派工" in everything(guessed)
+    others = [*intake.lookup(case.number, "line", "neighbour"), *intake.my_cases("line", "neighbour"),
+              *intake.lookup(case.number, "web", "reporter"), *intake.my_cases("web", "reporter"),
+              *typed_in_chat(case.number, "line-stranger")]
+    assert pin not in everything(others)
+    assert "pin" in intake.filed(case)[0].custom and "pin" not in intake.filed(store.get_case(case.number))[0].custom
+    # "我的案件" on a new phone says how to reach a case filed elsewhere.
+    assert "查詢密碼" in intake.my_cases("line", "new-phone")[0].text
+    # With the PIN: the history, the internal note still not.
+    opened = everything(typed_in_chat(f"{case.number} {pin}", "line-new-phone"))
+    assert "已派工" in opened and "陳大文" not in opened and "明天派工" not in opened

@@ -30,6 +30,11 @@ DRAFT_SLOTS = [*FORM_SLOTS, "case_service", "case_intake", "case_district", "cas
 NONE = "none"  # a skipped optional field (None means "not asked yet")
 INTENT_MIN = 0.5
 CASE_NUMBER = re.compile(r"KH-?\d{4}-?\d{6}", re.IGNORECASE)
+# A case number with its follow-up PIN after it: "KH-2612-000123 483920", "KH2612000123 密碼483920".
+CASE_WITH_PIN = re.compile(r"(KH-?\d{4}-?\d{6})[\s,，:：、/]*(?:查詢密碼|密碼|PIN)?[\s:：]*(\d{6})(?!\d)",
+                           re.IGNORECASE)
+# The PIN alone, typed after the number when asked for it.
+PIN_ONLY = re.compile(r"^\s*(?:密碼|查詢密碼|PIN)?[\s:：]*(\d{6})\s*$", re.IGNORECASE)
 # "我的案件" and the like: answered from the store whatever the classifier made of them.
 MY_CASES = re.compile(r"^(我的|查|查詢|查看|看)?(我的)?(案件|案子|通報)(列表|清單|進度|查詢)?[?？。!！]*$|^my cases?$",
                       re.IGNORECASE)
@@ -63,7 +68,17 @@ def filed(case: store.Case, lang: str = "zh") -> list[Outgoing]:
     zh = (f"已立案！案件編號 {case.number}，由{agency}處理{days}。"
           "進度更新會通知您，也可以隨時說「我的案件」查詢。")
     en = f"Filed! Case number {case.number}{days_en}. You will be told of progress; say 'my cases' any time."
-    return [Outgoing(text=t(lang, zh, en), custom={**card(case, lang), "type": "case_filed"})]
+    custom = {**card(case, lang), "type": "case_filed"}
+    # The PIN exists in clear only on the case file_case just made (store keeps its hash): said
+    # once, here, so the citizen can follow the case on another device or after clearing the chat.
+    pin = getattr(case, "pin", None)
+    if pin:
+        zh += (f"\n查詢密碼：{pin}（請記下來；換手機或清除對話後，輸入「{case.number} {pin}」即可查詢進度。"
+               "密碼只顯示這一次，請勿告訴他人）")
+        en += (f"\nFollow-up PIN: {pin}. Note it down: on another device, type '{case.number} {pin}' to see "
+               "the progress. It is shown only this once; keep it to yourself.")
+        custom["pin"] = pin
+    return [Outgoing(text=t(lang, zh, en), custom=custom)]
 
 
 def field_payload(name: str, state: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -445,9 +460,10 @@ def _agency_zh(svc: Service) -> str:
     return name if svc.unit in ("", name) else f"{name}{svc.unit}"
 
 
-def card(case: store.Case, lang: str = "zh", private: bool = True) -> dict[str, Any]:
+def card(case: store.Case, lang: str = "zh", private: bool = True, public_notes: bool = False) -> dict[str, Any]:
     """The case_summary payload. `private=True` is for the reporter only; `private=False` (for
-    followers and anyone else) is the public summary: service, agency, district, status."""
+    followers and anyone else) is the public summary: service, agency, district, status.
+    `public_notes`: the history keeps only the notes staff marked public (someone with the PIN)."""
     svc = catalogue().service(case.service)
     out: dict[str, Any] = {
         # case_id and service_name are what the LINE renderer reads (bot/channels/line_render.py).
@@ -460,16 +476,20 @@ def card(case: store.Case, lang: str = "zh", private: bool = True) -> dict[str, 
         out.update(location=case.location_text, description=case.description,
                    photos=len(case.photos or []), created_at=store.as_utc(case.created_at).isoformat(),
                    expected_by=store.as_utc(case.expected_by).isoformat() if case.expected_by else None,
-                   history=[{"status": e.status, "at": store.as_utc(e.at).isoformat(), "note": e.note}
-                            for e in case.history])
+                   history=[{"status": e.status, "at": store.as_utc(e.at).isoformat(),
+                             "note": e.note if e.public or not public_notes else ""} for e in case.history])
     return out
 
 
 def my_cases(channel: str, citizen: str, lang: str = "zh") -> list[Outgoing]:
     cases = store.citizen_cases(channel, citizen)
     if not cases:
-        return [Outgoing(text=t(lang, "目前查不到您的案件。要通報問題，直接告訴我狀況就可以。",
-                                "You have no cases yet. Tell me about a problem to report one."),
+        return [Outgoing(text=t(lang, "目前查不到您的案件。要通報問題，直接告訴我狀況就可以。\n"
+                                "在其他裝置通報過、或清除過對話的話，請輸入案件編號和立案時拿到的 6 位數查詢密碼，"
+                                "例如：KH-2612-000123 483920。",
+                                "You have no cases yet. Tell me about a problem to report one.\n"
+                                "Filed on another device or cleared the chat? Type the case number and the 6-digit PIN "
+                                "you were given, e.g. KH-2612-000123 483920."),
                          custom={"type": "case_list", "cases": []})]
     status = store.STATUS_EN if lang == "en" else store.STATUS_ZH
     lines = [f"{c.number} {_name(c, lang)}（{status[c.status]}）{_place_for(c, channel, citizen, lang)}"
@@ -494,29 +514,87 @@ def _name(case: store.Case, lang: str) -> str:
     return svc.name(lang) if svc else case.service
 
 
-def lookup(number: str, channel: str, citizen: str, lang: str = "zh") -> list[Outgoing]:
+def parse_lookup(text: str) -> tuple[str, str | None] | None:
+    """(case number, PIN or None) typed in a message; None when there is no case number."""
+    with_pin = CASE_WITH_PIN.search(text)
+    if with_pin:
+        return with_pin.group(1), with_pin.group(2)
+    number = CASE_NUMBER.search(text)
+    return (number.group(0), None) if number else None
+
+
+def normal_number(number: str) -> str:
+    """"kh2612000123" → "KH-2612-000123", the form the store keeps."""
+    norm = number.strip().upper().replace("KH", "").replace("-", "")
+    return f"KH-{norm[:4]}-{norm[4:]}"
+
+
+def _not_found(number: str, lang: str) -> list[Outgoing]:
+    return [Outgoing(text=t(lang, f"查不到案件 {number}，請確認編號。", f"No case {number}; please check the number."),
+                     custom={"type": "answer", "service": "case_status"})]
+
+
+def _public_summary(case: store.Case, lang: str, extra_zh: str, extra_en: str) -> list[Outgoing]:
+    status = (store.STATUS_EN if lang == "en" else store.STATUS_ZH)[case.status]
+    where = f"，{case.district}" if case.district else ""
+    where_en = f", {case.district}" if case.district else ""
+    zh = f"案件 {case.number}（{_name(case, lang)}{where}）目前狀態：{status}。{extra_zh}"
+    en = f"Case {case.number} ({_name(case, lang)}{where_en}) is {status}. {extra_en}"
+    return [Outgoing(text=t(lang, zh, en), custom=card(case, lang, private=False))]
+
+
+def lookup(number: str, channel: str, citizen: str, lang: str = "zh", pin: str | None = None) -> list[Outgoing]:
     """A case number typed in chat: details for its reporter only. Numbers are sequential (anyone
-    can guess one), and a follower is a stranger too: both get the public summary."""
-    norm = number.upper().replace("KH", "").replace("-", "")
-    number = f"KH-{norm[:4]}-{norm[4:]}"
+    can guess one), and a follower is a stranger too: both get the public summary. On another
+    device (or after the chat was cleared) the number with the right PIN opens the history with
+    its public notes (store.check_pin limits wrong PINs per case)."""
+    number = normal_number(number)
     case = store.get_case(number)
     if case is None:
-        return [Outgoing(text=t(lang, f"查不到案件 {number}，請確認編號。",
-                                f"No case {number}; please check the number."),
-                         custom={"type": "answer", "service": "case_status"})]
+        return _not_found(number, lang)
     status = (store.STATUS_EN if lang == "en" else store.STATUS_ZH)[case.status]
     if not is_reporter(case, channel, citizen):
-        where = f"，{case.district}" if case.district else ""
-        where_en = f", {case.district}" if case.district else ""
-        zh = f"案件 {number}（{_name(case, lang)}{where}）目前狀態：{status}。詳細內容只提供給通報人。"
-        en = f"Case {number} ({_name(case, lang)}{where_en}) is {status}. Details are shown only to its reporter."
-        return [Outgoing(text=t(lang, zh, en), custom=card(case, lang, private=False))]
+        if pin:
+            return with_pin(number, pin, lang)
+        return _public_summary(case, lang,
+                               "詳細內容只提供給通報人；您是通報人的話，請輸入立案時拿到的 6 位數查詢密碼。",
+                               "Details are shown only to its reporter; if that is you, type the 6-digit PIN "
+                               "you were given when it was filed.")
     last = case.history[-1] if case.history else None
     note = f"\n最新說明：{last.note}" if last and last.note else ""
     place = case.location_text or "（未提供）"
     return [Outgoing(text=t(lang, f"案件 {number}：{_name(case, lang)}，{status}。\n地點：{place}{note}",
                             f"Case {number}: {_name(case, lang)}, {status}.\nPlace: {case.location_text or '(none)'}"),
                      custom=card(case, lang))]
+
+
+def with_pin(number: str, pin: str, lang: str = "zh") -> list[Outgoing]:
+    """The case for whoever holds its PIN: status history with the notes staff made public (never
+    the internal ones). A wrong PIN gets the public summary; too many lock the case for a while."""
+    number = normal_number(number)
+    checked = store.check_pin(number, pin)
+    if checked.outcome == "missing":
+        return _not_found(number, lang)
+    if checked.outcome == "locked" or checked.case is None:
+        minutes = max(1, -(-checked.retry_after // 60))
+        return [Outgoing(text=t(lang, f"案件 {number} 的查詢密碼錯誤次數太多，請 {minutes} 分鐘後再試；"
+                                      "急事或忘記密碼請撥打 1999 市民專線。",
+                                f"Too many wrong PINs for case {number}. Try again in {minutes} minutes; "
+                                "for anything urgent, or a forgotten PIN, call 1999."),
+                         custom={"type": "answer", "service": "case_status"})]
+    case = checked.case
+    if checked.outcome != "ok":
+        return _public_summary(case, lang, "查詢密碼不正確，只能顯示公開資訊；忘記密碼請撥打 1999 市民專線。",
+                               "That PIN is not right, so only the public summary is shown; "
+                               "forgot it? Call 1999.")
+    statuses = store.STATUS_EN if lang == "en" else store.STATUS_ZH
+    lines = [f"{store.as_utc(e.at).astimezone(store.TAIPEI):%m/%d %H:%M} {statuses.get(e.status, e.status)}"
+             + (f"：{e.note}" if e.public and e.note else "") for e in case.history]
+    place = case.location_text or t(lang, "（未提供）", "(none)")
+    head = f"{_name(case, lang)}，{statuses[case.status]}"
+    zh = f"案件 {number}：{head}。\n地點：{place}\n處理紀錄：\n" + "\n".join(lines)
+    en = f"Case {number}: {_name(case, lang)}, {statuses[case.status]}.\nPlace: {place}\nHistory:\n" + "\n".join(lines)
+    return [Outgoing(text=t(lang, zh, en), custom=card(case, lang, public_notes=True))]
 
 
 def split_sender(sender_id: str) -> tuple[str, str]:

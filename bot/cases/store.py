@@ -4,11 +4,17 @@ One case, whichever door it came in by (chat or Open311). Filing commits before 
 replies, so a confirmed case survives a crash. Case numbers are KH-YYMM-NNNNNN (short enough
 to read out on the phone), drawn from a per-month counter row that is incremented with an
 atomic upsert, so two processes never hand out the same number.
+
+A case number is guessable, so following a case from another device (or after the chat was
+cleared) takes the number plus a 6-digit PIN given once at filing. Only a keyed hash of the PIN
+is kept (bot.privacy), and wrong PINs are counted per case in the row itself (check_pin).
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -32,6 +38,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from bot import db
 from bot.catalogue import Catalogue, Service, catalogue
+from bot.privacy import pseudonym
+from bot.ratelimit import Limit
 
 log = logging.getLogger("bot.cases")
 
@@ -91,6 +99,12 @@ class Case(db.Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=db.utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=db.utcnow)
     expected_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The follow-up PIN's keyed hash (pin_digest); None for cases filed before PINs (0005).
+    pin_hash: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Wrong PINs in the current window (check_pin), counted in the row: every process (gateway,
+    # action servers) sees the same count, and a database that is down lets nobody guess.
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pin_failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     history: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", lazy="selectin", cascade="all, delete-orphan")
     followers: Mapped[list[CaseFollower]] = relationship(
@@ -165,6 +179,58 @@ def _next_number(session: Session, now: datetime) -> str:
     return f"KH-{month}-{last:06d}"
 
 
+PIN_DIGITS = 6
+
+
+def new_pin() -> str:
+    return f"{secrets.randbelow(10 ** PIN_DIGITS):0{PIN_DIGITS}d}"
+
+
+def pin_digest(number: str, pin: str) -> str:
+    """Keyed (bot.privacy's key) and bound to the case number: a stolen table alone gives no
+    PIN, and one digest cannot be tried against another case."""
+    return pseudonym("case-pin", f"{number}:{pin}")
+
+
+def pin_limit() -> Limit:
+    """Wrong PINs allowed per case per window (BOT_RATE_CASE_PIN, COUNT/SECONDS like bot.ratelimit):
+    5 an hour leaves a 6-digit PIN a 1 in 200,000 chance a day."""
+    return Limit.from_env("case_pin", "BOT_RATE_CASE_PIN", "5/3600")
+
+
+@dataclass
+class PinCheck:
+    outcome: str  # ok | wrong | locked | missing (no such case)
+    case: Case | None = None
+    retry_after: int = 0  # seconds, when locked
+
+
+def check_pin(number: str, pin: str, now: datetime | None = None) -> PinCheck:
+    """Does `pin` open case `number`? Once the window holds `pin_limit().count` wrong tries the
+    case is locked until the window ends, even for the right PIN (else guessing goes on
+    unbounded). A right PIN does not clear the count: the guesser could then start again."""
+    limit = pin_limit()
+    now = now or db.utcnow()
+    with db.session_factory()() as session:
+        # FOR UPDATE on PostgreSQL: two guesses at once are both counted.
+        case = session.scalar(select(Case).where(Case.number == number.strip().upper()).with_for_update())
+        if case is None:
+            return PinCheck("missing")
+        started = as_utc(case.pin_failed_at) if case.pin_failed_at else None
+        if started is not None and (now - started).total_seconds() >= limit.window:
+            case.pin_failures, case.pin_failed_at, started = 0, None, None
+        if started is not None and case.pin_failures >= limit.count:
+            session.commit()
+            wait = limit.window - int((now - started).total_seconds())
+            return PinCheck("locked", retry_after=max(1, wait))
+        right = bool(case.pin_hash) and hmac.compare_digest(case.pin_hash, pin_digest(case.number, pin.strip()))
+        if not right:
+            case.pin_failures = (case.pin_failures or 0) + 1
+            case.pin_failed_at = case.pin_failed_at or now
+        session.commit()
+        return PinCheck("ok" if right else "wrong", case=case)
+
+
 def _service(service_id: str, cat: Catalogue) -> Service:
     svc = cat.service(service_id)
     if svc is None:
@@ -174,7 +240,8 @@ def _service(service_id: str, cat: Catalogue) -> Service:
 
 def file_case(new: NewCase, cat: Catalogue | None = None, now: datetime | None = None) -> Case:
     """Insert and commit a case (status received); with an intake_key seen before, the case
-    filed then is returned instead."""
+    filed then is returned instead. A new case carries its follow-up PIN in clear as `case.pin`
+    (not a column: only its digest is stored), for the filing reply; a case returned again has none."""
     cat = cat or catalogue()
     svc = _service(new.service, cat)
     now = now or db.utcnow()
@@ -185,8 +252,10 @@ def file_case(new: NewCase, cat: Catalogue | None = None, now: datetime | None =
                 return found
         # District-office services are handled by the office of the district the case is in.
         unit = f"{new.district}公所" if svc.agency == "DIST" and new.district else svc.unit
+        number = _next_number(session, now)
+        pin = new_pin()
         case = Case(
-            number=_next_number(session, now), service=svc.id, agency=svc.agency, unit=unit,
+            number=number, pin_hash=pin_digest(number, pin), service=svc.id, agency=svc.agency, unit=unit,
             status="received", location_text=new.location_text[:300], district=new.district,
             road=new.road, lat=new.lat, lon=new.lon, description=new.description[:4000],
             photos=list(new.photos), extra=dict(new.extra), channel=new.channel, citizen=new.citizen,
@@ -206,6 +275,7 @@ def file_case(new: NewCase, cat: Catalogue | None = None, now: datetime | None =
                 raise
             return found
         log.info("case filed %s service=%s channel=%s", case.number, svc.id, new.channel)
+        case.pin = pin  # type: ignore[attr-defined]  # for the filing reply only, never stored
         return case
 
 

@@ -87,7 +87,14 @@ function caseCard(c, lang) {
     ? c.fields.map((f) => [str(f.label), f.value])
     : [[t(lang, "service"), c.service_name || c.service], [t(lang, "status"), c.status_text || c.status],
        [t(lang, "place"), c.location], [t(lang, "handledBy"), [c.agency, c.unit].filter(Boolean).join(" ")]];
-  return el("article", { class: "card case", "aria-label": title }, el("h2", { text: title }), defs(rows));
+  // case_filed only: the follow-up PIN, shown this once (number + PIN opens the case on another phone).
+  const pin = /^[0-9]{6}$/.test(str(c.pin)) ? str(c.pin) : "";
+  const en = lang === "en";
+  const pinNote = pin ? el("p", { class: "hint pin" },
+    el("strong", { text: en ? "Follow-up PIN: " : "查詢密碼：" }), el("span", { text: pin }), el("br"),
+    el("span", { text: en ? "Note it down: with the case number it shows the progress on another device."
+      : "請記下來：換手機或清除對話後，輸入案件編號和這組密碼即可查詢進度。" })) : null;
+  return el("article", { class: "card case", "aria-label": title }, el("h2", { text: title }), defs(rows), pinNote);
 }
 
 function emergencyBox(c, lang) {
