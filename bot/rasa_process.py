@@ -368,6 +368,19 @@ def auth_token_from_environment(argv: list[str]) -> list[str]:
     return [*argv, f"--auth-token={secret}"]
 
 
+# The speed-ups above replace or wrap internals of exactly this Rasa release; on any other the
+# functions they touch may have moved or changed meaning, and would break silently.
+PATCHED_RASA = "3.6.21"
+
+
+def check_rasa_version(installed: str) -> None:
+    if installed != PATCHED_RASA:
+        raise SystemExit(
+            f"bot.rasa_process: the speed-ups patch Rasa {PATCHED_RASA} internals, but Rasa {installed} is "
+            f"installed. Pin rasa=={PATCHED_RASA} (requirements/rasa.in), or set BOT_RASA_SPEEDUPS=0 to run "
+            "Rasa unpatched (slower; README, 'What we change in Rasa').")
+
+
 def main() -> None:
     # Read by libgomp when the e5 engine loads (below, with the model). Measured per embedding,
     # one every 10 ms: default 10.8 ms / 28.3 ms CPU, spin 10,000: 10.1 ms / 19.9 ms CPU.
@@ -375,6 +388,9 @@ def main() -> None:
     keep_messages_out_of_logs()
     # BOT_RASA_SPEEDUPS=0: plain Rasa, for the before/after figures in benchmarks/README.md.
     if os.environ.get("BOT_RASA_SPEEDUPS", "1") != "0":
+        import rasa
+
+        check_rasa_version(rasa.__version__)
         apply_speedups()
         nlu_off_the_loop()
         sqlite_tracker_store()
