@@ -24,20 +24,14 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import or_, select
 
 from bot import db
+from bot.cases.dedupe import haversine_m
 from bot.cases.store import OPEN_STATUSES, Case, CaseFollower, as_utc
 
 WINDOW = timedelta(days=90)
 RADIUS_M = 50.0
 MIN_REPORTS = 3
-EARTH_M = 6_371_000.0
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine); at 50 m any formula agrees, this one is plain."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_M * math.asin(math.sqrt(a))
+# The same distance as the duplicate check's (bot/cases/dedupe.py).
+distance_m = haversine_m
 
 
 @dataclass
