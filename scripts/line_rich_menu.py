@@ -13,7 +13,8 @@ gateway's welcome offers the same postbacks as quick replies (bot/channels/line.
 
 Reads LINE_CHANNEL_ACCESS_TOKEN (and LINE_API_HOST for a fake server) from the environment.
 Chinese labels need a CJK font: --font PATH or RICH_MENU_FONT, else common system paths are
-tried; without one the English labels are drawn (and the script says so).
+tried; without one the English labels are drawn for --image-only, and publishing is refused
+(citizens would get an English menu) unless --allow-english says that is what you want.
 """
 
 from __future__ import annotations
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--font", help="a TrueType/OpenType font with Traditional Chinese glyphs")
     parser.add_argument("--image-only", type=Path, metavar="PNG", help="only render the image to this file")
     parser.add_argument("--replace", action="store_true", help="delete older menus of the same name")
+    parser.add_argument("--allow-english", action="store_true",
+                        help="publish the English labels when no CJK font is found (refused otherwise)")
     args = parser.parse_args(argv)
     definition = load(args.definition)
     for problem in problems(definition):
@@ -155,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
         print("no CJK font found: drew the English labels (pass --font or set RICH_MENU_FONT)", file=sys.stderr)
     if len(image) > 1024 * 1024:
         print(f"rendered image is {len(image)} bytes; LINE accepts at most 1 MB", file=sys.stderr)
+        return 1
+    if not cjk and not args.image_only and not args.allow_english:
+        print("refusing to publish a menu with English labels to Chinese-speaking citizens: install a CJK "
+              "font (e.g. apt-get install fonts-noto-cjk) or pass --font; --allow-english to publish anyway",
+              file=sys.stderr)
         return 1
     if args.image_only:
         args.image_only.write_bytes(image)

@@ -60,3 +60,20 @@ def test_a_tile_that_sends_words_is_refused(tmp_path, capsys) -> None:
     path.write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
     assert line_rich_menu.main(["--definition", str(path), "--image-only", str(tmp_path / "m.png")]) == 1
     assert "報案" in capsys.readouterr().err and not (tmp_path / "m.png").exists()
+
+
+def test_no_chinese_font_refuses_to_publish_english_labels(monkeypatch, capsys) -> None:
+    fake = FakeLineAPI("menu-token").start()
+    try:
+        monkeypatch.setenv("LINE_CHANNEL_ACCESS_TOKEN", "menu-token")
+        monkeypatch.setenv("LINE_API_HOST", fake.url)
+        monkeypatch.setattr(line_rich_menu, "CJK_FONTS", [])
+        monkeypatch.delenv("RICH_MENU_FONT", raising=False)
+        assert line_rich_menu.main([]) == 1
+        assert "English labels" in capsys.readouterr().err
+        assert fake.rich_menus == {}  # nothing reached LINE
+        assert line_rich_menu.main(["--allow-english"]) == 0
+        [(_, menu)] = fake.rich_menus.items()
+        assert menu["areas"]
+    finally:
+        fake.stop()
