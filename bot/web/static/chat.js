@@ -23,7 +23,14 @@ const compareSet = new Set();
 const ctx = {
   get lang() { return lang; },
   compareSet,
-  onButton: (b, box) => { box.remove(); store.forgetButtons(); send({ message: b.payload, shown: b.title }); },
+  onButton: (b, box) => {
+    box.remove();
+    store.forgetButtons();
+    // The pressed button is gone: without this, focus falls back to <body> and a keyboard or
+    // screen-reader user has to find the input again.
+    input.focus();
+    send({ message: b.payload, shown: b.title });
+  },
   toggleCompare: (id) => {
     if (compareSet.has(id)) compareSet.delete(id);
     else if (compareSet.size < 3) compareSet.add(id);
@@ -31,6 +38,15 @@ const ctx = {
   },
   compareNow: () => compare(),
 };
+
+// Once the citizen answers (a button or a new message), earlier choices are out of date:
+// disable them so an old choice cannot be sent again (aria-disabled for screen readers).
+function retireButtons() {
+  for (const b of log.querySelectorAll(".choices button:not(:disabled)")) {
+    b.disabled = true;
+    b.setAttribute("aria-disabled", "true");
+  }
+}
 
 function scrollDown() { log.scrollTop = log.scrollHeight; }
 
@@ -87,6 +103,7 @@ async function post(body) {
 }
 
 async function send({ message: text = null, shown = null, metadata = undefined }) {
+  retireButtons();
   if (shown || text) show({ who: "me", text: shown ?? text });
   const button = $("send");
   button.disabled = true;
