@@ -137,6 +137,14 @@ async def test_a_message_behind_kept_ones_waits_its_turn(gw: Gateway) -> None:
     assert [m["text"] for m in got][0] == "echo:一"
 
 
+async def _until_done(n: int, timeout: float = 10) -> None:
+    """Wait (bounded) until n kept messages are marked answered: the mark follows the delivery."""
+    deadline = time.monotonic() + timeout
+    while await asyncio.to_thread(pending.count, pending.DONE) != n and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert await asyncio.to_thread(pending.count, pending.DONE) == n
+
+
 async def test_slow_rasa_apology_first_then_its_late_answer_not_asked_twice(gw: Gateway) -> None:
     gw.rasa.delay = 4.0
     await gw.rasa.start()
@@ -144,9 +152,9 @@ async def test_slow_rasa_apology_first_then_its_late_answer_not_asked_twice(gw: 
     assert replies[0]["text"] == KEPT  # the apology, not the answer: the deadline path
     got = await gw.notifications("citizen-c", 1, timeout=10)
     assert [m["text"] for m in got] == ["echo:路燈不亮"]
+    await _until_done(1)  # marked answered just after the delivery
     await gw.app.state.conversation.worker.round()  # a round after delivery asks nothing again
     assert gw.rasa.seen == [("web-" + privacy.pseudonym("web", "citizen-c"), "路燈不亮")]
-    assert await asyncio.to_thread(pending.count, pending.DONE) == 1
 
 
 async def test_answer_arriving_while_the_message_is_being_kept_is_delivered_not_asked_again(
@@ -168,10 +176,12 @@ async def test_answer_arriving_while_the_message_is_being_kept_is_delivered_not_
     assert replies[0]["text"] == KEPT
     got = await gw.notifications("citizen-k", 1, timeout=10)
     assert [m["text"] for m in got] == ["echo:水溝堵住"]
-    for _ in range(2):  # worker rounds: nothing is re-sent
+    # The answered mark is written once the slow keep is done (in its thread): wait for that,
+    # then drive worker rounds, which must send nothing again.
+    await _until_done(1)
+    for _ in range(2):
         await conv.worker.round()
     assert [m for _, m in gw.rasa.seen] == ["水溝堵住"]
-    assert await asyncio.to_thread(pending.count, pending.DONE) == 1
 
 
 async def test_a_round_between_keeping_and_following_does_not_send_it_again(gw: Gateway) -> None:
