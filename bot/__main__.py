@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run|route|youth-search|train|import-cases|retention|db|staff|audit`."""
+"""Command line: `python -m bot run|part|route|youth-search|train|import-cases|retention|db|staff|audit`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run Rasa, the action server and the gateway (Ctrl-C stops all)")
     p.add_argument("--no-train", action="store_true", help="use the newest trained model as it is")
+    p = sub.add_parser("part", help="run one part in the foreground (deploy/: one container per part)")
+    p.add_argument("name", choices=["actions", "rasa", "gateway"])
     p = sub.add_parser("route", help="route texts: JSON lines {id, text} on stdin → decisions on stdout")
     p.add_argument("--jsonl", action="store_true", required=True)
     p.add_argument("--model", help="a trained model (default: the one for the current data)")
@@ -39,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
         from bot.supervisor import run
 
         return run(train_first=not args.no_train)
+    if args.command == "part":
+        from bot.supervisor import part
+
+        return part(args.name)
     if args.command == "route":
         from pathlib import Path
 

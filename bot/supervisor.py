@@ -70,7 +70,7 @@ def children() -> list[Child]:
     # action server. Every part gets it in its environment, never on its command line.
     api_token = os.environ.get("BOT_RASA_API_TOKEN") or secrets.token_urlsafe(24)
     base["BOT_RASA_API_TOKEN"] = api_token
-    actions_env = {**base, "SANIC_HOST": "127.0.0.1", "BOT_ACTIONS_PRELOAD": "1"}
+    actions_env = {**base, "SANIC_HOST": os.environ.get("BOT_ACTIONS_HOST", "127.0.0.1"), "BOT_ACTIONS_PRELOAD": "1"}
     # One Rasa per port in BOT_RASA_PORTS (replicas sharing the tracker and lock stores), else one.
     ports = cfg.rasa_ports
     # e5's OpenMP threads: the cores shared out among the replicas (2 replicas on 2 cores, one
@@ -79,7 +79,8 @@ def children() -> list[Child]:
     rasas = [Child(replica_name(i),
                    # bot.rasa_process: `rasa run` with the speed-ups measured in benchmarks/README.md.
                    [str(RASA_PY), "-m", "bot.rasa_process", "run", "--model", str(model), "--endpoints", str(endpoints),
-                    "--credentials", str(ROOT / "credentials.yml"), "-i", "127.0.0.1", "-p", str(port),
+                    "--credentials", str(ROOT / "credentials.yml"), "-i", os.environ.get("BOT_RASA_HOST", "127.0.0.1"),
+                    "-p", str(port),
                     # --auth-token: added by bot.rasa_process from BOT_RASA_API_TOKEN, inside the process
                     "--enable-api"],
                    {**rasa_env(), "OMP_NUM_THREADS": threads, "BOT_RASA_API_TOKEN": api_token})
@@ -187,6 +188,29 @@ def run(train_first: bool = True) -> int:
             child.stop()
         log.info("stopped")
     return 0
+
+
+def part(name: str) -> int:
+    """Run one part in the foreground, in place of this process (deploy/: one container per part,
+    restarted by the orchestrator, not by us). NAME: actions, rasa (the first replica's port) or
+    gateway; listen addresses from BOT_HOST / BOT_RASA_HOST / BOT_ACTIONS_HOST."""
+    from bot.privacy import configure_logging
+
+    os.umask(0o077)
+    configure_logging()
+    private_var(settings().var_dir)
+    if latest_model() is None and name == "rasa":
+        log.error("no trained model: run `python -m bot train` (deploy/Dockerfile does it at build)")
+        return 1
+    chosen = next((c for c in children() if c.name == name), None)
+    if chosen is None:
+        log.error("no part named %r: actions, rasa or gateway", name)
+        return 2
+    if "BOT_RASA_API_TOKEN" not in os.environ:  # children() made one up: the parts would not agree
+        log.error("BOT_RASA_API_TOKEN must be set (the same secret in every part)")
+        return 1
+    os.execve(chosen.cmd[0], chosen.cmd, {**chosen.env})
+    return 0  # not reached
 
 
 if __name__ == "__main__":

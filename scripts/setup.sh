@@ -46,16 +46,20 @@ RASA_TELEMETRY_ENABLED=false .venv/bin/python -m bot train
 # .venv (its own browser download is not used), and axe-core from npm (package-lock.json).
 # The staff console serves leaflet and chart.js from node_modules (bot/staff/console.py VENDOR):
 # reinstalled whenever package-lock.json changes.
-if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
+# BOT_SETUP_BROWSER=0 (deploy/Dockerfile): neither chromium nor the font, which only the tests use.
+if [ "${BOT_SETUP_BROWSER:-1}" != 0 ] && [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then
   apt-get update -qq && apt-get install -y -qq chromium
 fi
 # A Chinese font, so the pages render Chinese in the screenshots kept as test artefacts.
-if command -v apt-get >/dev/null && [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+if [ "${BOT_SETUP_BROWSER:-1}" != 0 ] && command -v apt-get >/dev/null \
+   && [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
   apt-get install -y -qq fonts-wqy-microhei >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei; }
 fi
 npm_stamp=$(sha256sum package-lock.json 2>/dev/null | cut -c1-16 || true)
 if command -v npm >/dev/null && { [ ! -f node_modules/axe-core/axe.min.js ] || [ "$(cat node_modules/.bianmin-stamp 2>/dev/null)" != "$npm_stamp" ]; }; then
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --silent; else npm install --no-audit --no-fund --silent; fi
+  omit=(); [ "${BOT_SETUP_BROWSER:-1}" = 0 ] && omit=(--omit=dev)  # axe-core is for the browser tests only
+  if [ -f package-lock.json ]; then npm ci "${omit[@]}" --no-audit --no-fund --silent
+  else npm install "${omit[@]}" --no-audit --no-fund --silent; fi
   echo "$npm_stamp" > node_modules/.bianmin-stamp
 fi
 echo "setup: done in $(( $(date +%s) - start )) s"
