@@ -11,12 +11,20 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 
+# Our SQL tracker store (lighter writes, a bounded conversation: bot/rasa_tracker_store.py), named
+# through Rasa's extension point for custom stores; BOT_RASA_SPEEDUPS=0 names Rasa's own.
+OUR_TRACKER_STORE = "bot.rasa_tracker_store.TrackerStore"
+
+
+def _store_type() -> str:
+    return "SQL" if os.environ.get("BOT_RASA_SPEEDUPS", "1") == "0" else OUR_TRACKER_STORE
+
 
 def tracker_store(url: str) -> dict:
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        return {"type": "SQL", "dialect": "sqlite", "db": u.database}
-    store = {"type": "SQL", "dialect": "postgresql", "url": u.host or "127.0.0.1",
+        return {"type": _store_type(), "dialect": "sqlite", "db": u.database}
+    store = {"type": _store_type(), "dialect": "postgresql", "url": u.host or "127.0.0.1",
              "port": u.port or 5432, "db": u.database}
     if u.username:
         store["username"] = u.username

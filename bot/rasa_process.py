@@ -20,14 +20,18 @@ every message (~49 ms each), and
   on one dedicated thread (one: the engine and the tokenizer are never entered twice at once)
   and the loop serves other conversations meanwhile;
 - ~10 % was SQLite: SQLAlchemy 1.4 opens a new connection per operation and each commit wrote
-  a rollback journal with fsyncs. `sqlite_tracker_store` keeps one pooled connection in WAL mode;
+  a rollback journal with fsyncs: now one pooled connection in WAL mode, in our tracker store;
 - ~10 % was still the action-response check: each event is tried against all 23 `oneOf`
   branches of Rasa's event schema. `per_event_validators` checks it against the one branch its
   name selects (same verdict; an invalid response still gets Rasa's full check and error);
 - a new HTTP session and TCP connection per action call: `reuse_action_connections` keeps a pool
   (and, fifth profile, writes the call's JSON with ujson).
-Third profile: the tracker store's count-before-save and ORM objects (`lighter_tracker_writes`).
-Fifth: RulePolicy trying all 380 rule keys for every prediction (`indexed_rule_lookup`).
+Third profile: the tracker store's count-before-save and ORM objects. Both tracker-store
+changes are a tracker store of our own now (bot/rasa_tracker_store.py), which var/endpoints.yml
+names through Rasa's extension point for custom stores: no patch.
+Fifth: RulePolicy trying all 380 rule keys for every prediction. Those keys were ~190 generated
+rules "intent → action_route"; a small policy of ours (bot/nlu/route_policy.py, named in
+config.yml) does their work now, and RulePolicy holds only the hand-written rules: no patch.
 And e5's OpenMP threads spun for ~15 ms after every embedding, burning a core the other parts
 needed: `main` lowers libgomp's spin count (same embedding latency, ~30 % less CPU).
 """
@@ -145,88 +149,6 @@ def nlu_off_the_loop() -> None:
     processor.MessageProcessor.parse_message = parse_message
 
 
-def sqlite_tracker_store() -> None:
-    import sqlite3
-
-    from rasa.core import tracker_store
-    from sqlalchemy import event, pool
-    from sqlalchemy.engine import Engine
-
-    original = tracker_store.create_engine_kwargs
-
-    def create_engine_kwargs(url: Any) -> dict[str, Any]:
-        if tracker_store.is_postgresql_url(url):
-            return original(url)
-        # SQLAlchemy 1.4 opens (and closes) a new SQLite connection for every session: a
-        # pool keeps one; only Rasa's loop thread uses it.
-        return {"poolclass": pool.QueuePool, "pool_size": 1, "max_overflow": 4,
-                "connect_args": {"check_same_thread": False}}
-
-    tracker_store.create_engine_kwargs = create_engine_kwargs
-
-    @event.listens_for(Engine, "connect")
-    def _wal(dbapi_connection: Any, _record: Any) -> None:
-        if isinstance(dbapi_connection, sqlite3.Connection):
-            # WAL: readers never block the writer and a commit is one WAL append. NORMAL
-            # syncs at checkpoints, not at every commit: a power cut can lose the last turns
-            # of a conversation (never a case: cases live in bot.db, synchronous=FULL).
-            dbapi_connection.execute("PRAGMA journal_mode=WAL")
-            dbapi_connection.execute("PRAGMA synchronous=NORMAL")
-
-
-def lighter_tracker_writes() -> None:
-    """The SQL tracker store (SQLite and PostgreSQL) without two costs seen in the third
-    profile (8 web users): before each save Rasa *counts* the stored events of the session to
-    know which are new (8 % of the loop's samples alone), then builds an ORM object per event; each load
-    builds an ORM object per row only to read its `data`. Here a tracker remembers how many of
-    its events are stored (set when loaded and after each save; the count query is still run for
-    a tracker that does not know), new events go in as one multi-row insert of the same columns,
-    and a load selects the `data` column of the same query."""
-    import itertools
-    import json
-
-    from rasa.core import tracker_store
-    from rasa.shared.core.trackers import DialogueStateTracker
-    from rasa.shared.nlu.constants import INTENT_NAME_KEY
-
-    store = tracker_store.SQLTrackerStore
-    stored = "_bianmin_stored"  # events of this tracker object already in the database
-
-    async def _retrieve(self: Any, sender_id: str, fetch_events_from_all_sessions: bool) -> Any:
-        with self.session_scope() as session:
-            rows = self._event_query(session, sender_id,
-                                     fetch_events_from_all_sessions=fetch_events_from_all_sessions
-                                     ).with_entities(self.SQLEvent.data).all()
-            if not (self.domain and rows):
-                return None
-            tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(data) for (data,) in rows],
-                                                     self.domain.slots)
-            setattr(tracker, stored, len(tracker.events))
-            return tracker
-
-    async def save(self: Any, tracker: Any) -> None:
-        await self.stream_events(tracker)
-        with self.session_scope() as session:
-            known = getattr(tracker, stored, None)
-            new = (itertools.islice(tracker.events, known, len(tracker.events))
-                   if known is not None and known <= len(tracker.events)
-                   else self._additional_events(session, tracker))
-            rows = []
-            for event in new:
-                data = event.as_dict()
-                rows.append({"sender_id": tracker.sender_id, "type_name": event.type_name,
-                             "timestamp": data.get("timestamp"),
-                             "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                             "action_name": data.get("name"), "data": json.dumps(data)})
-            if rows:
-                session.execute(self.SQLEvent.__table__.insert(), rows)
-            session.commit()
-        setattr(tracker, stored, len(tracker.events))
-
-    store._retrieve = _retrieve
-    store.save = save
-
-
 class _SharedSession:
     """`async with endpoint.session()` without closing: the pool outlives the request."""
 
@@ -238,51 +160,6 @@ class _SharedSession:
 
     async def __aexit__(self, *exc: Any) -> None:
         return None
-
-
-def indexed_rule_lookup() -> None:
-    """RulePolicy finds the rules that fit the conversation by trying every learned rule key
-    (380 here, two per catalogue service) against the newest state first, two to four times
-    a message (fifth profile: ~10 % of Rasa's loop). A key whose newest state has a previous
-    action and names an intent can only fit a state with that intent (`_does_rule_match_state`
-    compares it); such keys are tried only for their own intent, every other key as before,
-    and from there on Rasa's own filter runs unchanged. Same keys, same order of checks for
-    those that remain (tests/test_rasa_process.py compares both on keys of the trained rules'
-    shapes and of Rasa's other kinds: conversation start, loops, slots, negations)."""
-    from rasa.core.policies.rule_policy import RulePolicy
-    from rasa.shared.core.constants import PREVIOUS_ACTION, SHOULD_NOT_BE_SET, USER
-    from rasa.shared.nlu.constants import INTENT
-
-    # id(lookup) -> (its keys when indexed, keys by required intent; None: keys tried always).
-    indexes: dict[int, tuple[set[str], dict[str | None, list[str]]]] = {}
-
-    def by_intent(lookup: dict[str, str]) -> dict[str | None, list[str]]:
-        entry = indexes.get(id(lookup))
-        if entry is None or entry[0] != lookup.keys():  # a new or changed lookup (training)
-            index: dict[str | None, list[str]] = {}
-            for key in lookup:
-                states = RulePolicy._rule_key_to_state(key)
-                newest = states[-1] if states else {}
-                intent = (newest.get(USER) or {}).get(INTENT)
-                needs = intent if newest.get(PREVIOUS_ACTION) and isinstance(intent, str) \
-                    and intent and intent != SHOULD_NOT_BE_SET else None
-                index.setdefault(needs, []).append(key)
-            entry = indexes[id(lookup)] = (set(lookup), index)
-        return entry[1]
-
-    def _get_possible_keys(self: RulePolicy, lookup: dict[str, str], states: list[dict]) -> set[str]:
-        if not states:
-            return set(lookup.keys())
-        index = by_intent(lookup)
-        intent = (states[-1].get(USER) or {}).get(INTENT)
-        possible = set(index.get(None, ()))
-        if isinstance(intent, str):
-            possible.update(index.get(intent, ()))
-        for i, state in enumerate(reversed(states)):
-            possible = {key for key in possible if self._is_rule_applicable(key, i, state)}
-        return possible
-
-    RulePolicy._get_possible_keys = _get_possible_keys
 
 
 def _json_writer() -> Callable[[Any], str]:
@@ -393,9 +270,6 @@ def main() -> None:
         check_rasa_version(rasa.__version__)
         apply_speedups()
         nlu_off_the_loop()
-        sqlite_tracker_store()
-        lighter_tracker_writes()
-        indexed_rule_lookup()
         reuse_action_connections()
     from rasa.__main__ import main as rasa_main
 

@@ -4,8 +4,9 @@ The repository holds what people edit: `config.yml`, `domain.yml`, `nlu_data/` a
 service catalogue. Training assembles a Rasa project in `build/rasa/` from them:
 - every example and dictionary word passes through the edge normaliser, so the model
   learns the exact form of text it receives at run time;
-- the intents and the rules "intent → action_route" are generated from the catalogue, so
-  adding a service is adding data.
+- the intents are generated from the catalogue and given to the routing policy
+  (bot/nlu/route_policy.py: every service intent → action_route), so adding a service is
+  adding data.
 The model is named by a hash of everything that goes into it; it is retrained only when
 that hash changes.
 """
@@ -36,6 +37,7 @@ RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 CONFIG = ROOT / "config.yml"
 DOMAIN = ROOT / "domain.yml"
 ROUTE_ACTION = "action_route"
+ROUTE_POLICY = "bot.nlu.route_policy.RoutePolicy"
 # Code that shapes the model: a change here must retrain too.
 _CODE = [ROOT / "bot" / "nlu" / name for name in ("featurizer.py", "classifier.py", "normalise.py", "embeddings.py")]
 _CODE.append(Path(__file__))
@@ -131,14 +133,6 @@ def assemble(out: Path = BUILD_DIR) -> Path:
         (out / "jieba" / path.name).write_text("\n".join(words) + "\n", encoding="utf-8")
 
     intents = sorted(intents_seen)
-    rules = [
-        {"rule": f"route {name}", "steps": [{"intent": name}, {"action": ROUTE_ACTION}]}
-        for name in [*intents, "nlu_fallback"]
-    ]
-    (out / "data" / "rules-generated.yml").write_text(
-        yaml.safe_dump({"version": "3.1", "rules": rules}, allow_unicode=True, sort_keys=False),
-        encoding="utf-8",
-    )
     for extra in sorted(NLU_DIR.glob("*.yml")):  # hand-written rules/stories, if any
         shutil.copy(extra, out / "data" / extra.name)
 
@@ -150,6 +144,10 @@ def assemble(out: Path = BUILD_DIR) -> Path:
     for component in config["pipeline"]:
         if component["name"] == "JiebaTokenizer":
             component["dictionary_path"] = str(out / "jieba")
+    for policy in config["policies"]:
+        if policy["name"] == ROUTE_POLICY:  # every service intent (and nlu_fallback) → action_route
+            policy["intents"] = [*intents, "nlu_fallback"]
+            policy["action"] = ROUTE_ACTION
     (out / "config.yml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return out
 

@@ -23,8 +23,11 @@ def test_embedded_default(fresh_settings, tmp_path):
     assert cfg.embedded
     assert cfg.database_url == f"sqlite:///{tmp_path / 'bot.db'}"
     rendered = rasa_endpoints.render(cfg)
-    assert rendered["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "tracker.db")}
+    assert rendered["tracker_store"] == {"type": rasa_endpoints.OUR_TRACKER_STORE, "dialect": "sqlite",
+                                         "db": str(tmp_path / "tracker.db")}
     assert rendered["lock_store"] == {"type": "in_memory"}
+    fresh_settings.setenv("BOT_RASA_SPEEDUPS", "0")  # the kill switch: Rasa's own SQL store
+    assert rasa_endpoints.render(cfg)["tracker_store"]["type"] == "SQL"
     assert "event_broker" not in rendered
     assert rendered["action_endpoint"]["url"].startswith("http://127.0.0.1:")
 
@@ -37,7 +40,8 @@ def test_postgresql_redis_rabbitmq_from_environment(fresh_settings):
     assert not cfg.embedded
     rendered = rasa_endpoints.render(cfg)
     assert rendered["tracker_store"] == {
-        "type": "SQL", "dialect": "postgresql", "url": "db.internal", "port": 5433, "db": "city",
+        "type": rasa_endpoints.OUR_TRACKER_STORE, "dialect": "postgresql", "url": "db.internal", "port": 5433,
+        "db": "city",
         "username": "bot", "password": "s3cret",
     }
     assert rendered["lock_store"] == {
