@@ -126,6 +126,7 @@ def test_conversations_go_after_chat_days(database):
     from sqlalchemy import select
 
     from bot.notify import Notification
+    from bot.notify.delivery import Delivery
     from bot.staff.curation import CurationItem
     from bot.youth.consult import YouthConsultation
 
@@ -138,8 +139,11 @@ def test_conversations_go_after_chat_days(database):
                    db.MessageLog(at=recent, channel="web", sender="p-new", status="ok", latency_ms=5),
                    CurationItem(created_at=old, kind="fallback", text="王先生 路燈", channel="web", citizen="p-old"),
                    CurationItem(created_at=recent, kind="fallback", text="路燈", channel="web", citizen="p-new"),
-                   YouthConsultation(at=old, sender="p-old", program_id="p1", contact_note="LINE: wang0912345678"),
-                   YouthConsultation(at=recent, sender="p-new", program_id="p1", contact_note="0987654321")])
+                   YouthConsultation(at=old, sender="p-old", program_id="p1", contact_note="LINE: wang0912345678",
+                                     contact="0912345678", contact_kind="phone", slots=["週二上午", "週四下午"]),
+                   YouthConsultation(at=recent, sender="p-new", program_id="p1", contact_note="0987654321"),
+                   Delivery(key="old", created_at=old, channel="line", kind="answer", recipient="p-old"),
+                   Delivery(key="new", created_at=recent, channel="line", kind="answer", recipient="p-new")])
         s.commit()
     engine, events = _tracker_events([("web-old", time.time() - 100 * 86400, "我家電話0912345678"),
                                       ("web-new", time.time() - 5 * 86400, "你好")])
@@ -153,6 +157,7 @@ def test_conversations_go_after_chat_days(database):
     assert (dry.notifications, dry.message_logs, dry.curation_items, dry.tracker_events, dry.uploads) == (1, 1, 1, 1, 1)
     done = retention.purge(days=0, chat_days=90, now=now)
     assert (dry.consultations, done.consultations) == (1, 1)
+    assert (dry.deliveries, done.deliveries) == (1, 1)
     assert (done.notifications, done.message_logs, done.curation_items, done.tracker_events, done.uploads) == (
         1, 1, 1, 1, 1)
 
@@ -162,8 +167,10 @@ def test_conversations_go_after_chat_days(database):
         items = {i.citizen: i for i in s.scalars(select(CurationItem))}
         assert items[retention.PURGED].text == "" and items[retention.PURGED].status == "dismissed"
         assert items["p-new"].text == "路燈" and items["p-new"].status == "open"
-        consults = {c.sender: c.contact_note for c in s.scalars(select(YouthConsultation))}
-        assert consults == {retention.PURGED: "", "p-new": "0987654321"}
+        consults = {c.sender: (c.contact_note, c.contact, c.slots) for c in s.scalars(select(YouthConsultation))}
+        assert consults[retention.PURGED] == ("", "", [])  # phone, LINE id and time slots gone
+        assert consults["p-new"][0] == "0987654321"
+        assert [d.recipient for d in s.scalars(select(Delivery))] == ["p-new"]
     with engine.connect() as conn:
         assert [r.sender_id for r in conn.execute(select(events.c.sender_id))] == ["web-new"]
     assert media.find(orphan_old) is None and not list(media.media_dir().glob(f"{orphan_old}.*"))

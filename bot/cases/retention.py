@@ -29,7 +29,9 @@ from bot.cases.store import OPEN_STATUSES, Case, CaseEvent, CaseFollower, as_utc
 from bot.config import settings
 from bot.handoff.models import HandoffMessage
 from bot.notify import Notification
+from bot.notify.delivery import Delivery
 from bot.staff.curation import CurationItem
+from bot.youth import consult as youth_consult
 from bot.youth.consult import YouthConsultation
 
 log = logging.getLogger("bot.retention")
@@ -70,6 +72,7 @@ class Purge:
     curation_items: int = 0
     consultations: int = 0
     uploads: int = 0
+    deliveries: int = 0
 
 
 def _closed_at(session, case: Case) -> datetime:
@@ -101,10 +104,10 @@ def purge(days: int | None = None, now: datetime | None = None, dry_run: bool = 
         _purge_cases(result, now, days, dry_run)
     log.info("retention %s: %d case(s) over %d days, %d photo(s), %d transcript row(s); conversations over %d days: "
              "%d tracker event(s), %d notification(s), %d message log row(s), %d curation item(s), "
-             "%d youth consultation(s), %d upload(s)",
+             "%d youth consultation(s), %d upload(s), %d delivery record(s)",
              "dry run" if dry_run else "done", result.cases, days, result.photos, result.transcript_rows, chat_days,
              result.tracker_events, result.notifications, result.message_logs, result.curation_items,
-             result.consultations, result.uploads)
+             result.consultations, result.uploads, result.deliveries)
     return result
 
 
@@ -157,8 +160,11 @@ def _purge_conversations(result: Purge, cutoff: datetime, dry_run: bool) -> None
         result.curation_items = _count(session, items)
         consults = select(YouthConsultation.id).where(YouthConsultation.at < cutoff, YouthConsultation.sender != PURGED)
         result.consultations = _count(session, consults)
+        # Delivery records (bot/notify/delivery.py) hold a pseudonym, and until done the message.
+        result.deliveries = _count(session, select(Delivery.id).where(Delivery.created_at < cutoff))
         if not dry_run:
             session.execute(delete(Notification).where(Notification.at < cutoff))
+            session.execute(delete(Delivery).where(Delivery.created_at < cutoff))
             # The month report counts these rows (bot/staff/reports.py): they stay, without who.
             session.execute(update(db.MessageLog).where(db.MessageLog.at < cutoff, db.MessageLog.sender != PURGED)
                             .values(sender=PURGED))
@@ -166,10 +172,8 @@ def _purge_conversations(result: Purge, cutoff: datetime, dry_run: bool) -> None
                             .values(status="dismissed", resolved_by="retention", resolved_at=db.utcnow()))
             session.execute(update(CurationItem).where(CurationItem.created_at < cutoff, CurationItem.citizen != PURGED)
                             .values(text="", note="", citizen=PURGED))
-            # How to reach the citizen goes; the row stays for the month's counts.
-            session.execute(update(YouthConsultation)
-                            .where(YouthConsultation.at < cutoff, YouthConsultation.sender != PURGED)
-                            .values(sender=PURGED, contact_note=""))
+            # How to reach the citizen (phone, LINE id, time slots) goes; the row stays for the counts.
+            youth_consult.purge_contacts(session, cutoff)
             session.commit()
         result.uploads = _purge_orphan_uploads(session, cutoff, dry_run)
     result.tracker_events = _purge_tracker(cutoff, dry_run)

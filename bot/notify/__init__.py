@@ -6,6 +6,11 @@ written before). Web and REST: stored, shown when the citizen comes back (GET
 /api/notifications?sender=<their sender id>, with &channel=rest for a REST client). LINE: a
 push through the Messaging API with `X-Line-Retry-Key` (registered by bot.channels.line via
 `register_sender`). A retry with the same key is sent once.
+
+A push channel's notification is durable (bot.notify.delivery): written before it is pushed,
+retried with the same retry key until LINE accepts it (or for 24 hours), marked delivered only
+then. Calling notify again with the same key therefore sends nothing once it was delivered, and
+sends it now if it is still waiting (it used to be suppressed as "already sent").
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstrain
 
 from bot import db
 from bot.messages import Outgoing
+from bot.notify import delivery  # noqa: F401 - its table, and `bot.notify.delivery` for callers
 
 log = logging.getLogger("bot.notify")
 Sender = Callable[[str, list[Outgoing], str], Awaitable[None]]
@@ -49,8 +55,14 @@ def _store(channel: str, sender: str, messages: list[Outgoing], retry_key: str) 
         exists = session.scalar(select(Notification.id).where(Notification.retry_key == retry_key))
         if exists:
             return False
-        session.add(Notification(channel=channel, sender=sender, retry_key=retry_key,
-                                 body=json.dumps([m.as_rest(sender) for m in messages], ensure_ascii=False)))
+        session.add(
+            Notification(
+                channel=channel,
+                sender=sender,
+                retry_key=retry_key,
+                body=json.dumps([m.as_rest(sender) for m in messages], ensure_ascii=False),
+            )
+        )
         session.commit()
         return True
 
@@ -63,25 +75,17 @@ async def notify(channel: str, sender: str, messages: list[Outgoing], retry_key:
     if push is None:
         return first_time  # web and REST: shown when the citizen returns
     if not first_time:
-        log.info("notification %s already sent", retry_key[:12])
-        return False
+        log.info("notification %s written before: sent only if not delivered yet", retry_key[:12])
+    # The sender's delivery record is keyed on retry_key: a delivered one is not pushed again.
     await push(sender, messages, retry_key)
-    await asyncio.to_thread(_mark_delivered, retry_key)
-    return True
-
-
-def _mark_delivered(retry_key: str) -> None:
-    with db.session_factory()() as session:
-        row = session.scalar(select(Notification).where(Notification.retry_key == retry_key))
-        if row:
-            row.delivered = True
-            session.commit()
+    return first_time
 
 
 def _pending(sender: str) -> list[dict]:
     with db.session_factory()() as session:
         rows = session.scalars(
-            select(Notification).where(Notification.sender == sender, Notification.delivered.is_(False))
+            select(Notification)
+            .where(Notification.sender == sender, Notification.delivered.is_(False))
             .order_by(Notification.id)
         ).all()
         out = [m for row in rows for m in json.loads(row.body)]
@@ -95,8 +99,9 @@ router = APIRouter()
 
 
 @router.get("/api/notifications")
-async def pending_notifications(sender: str = Query(min_length=1, max_length=128),
-                                channel: str = Query(default="web", pattern="^(web|rest)$")) -> list[dict]:
+async def pending_notifications(
+    sender: str = Query(min_length=1, max_length=128), channel: str = Query(default="web", pattern="^(web|rest)$")
+) -> list[dict]:
     """Web chat (and REST clients, channel=rest): messages that arrived while the citizen was
     away (status changes ...). The pseudonym is the one the chat endpoint gave the sender."""
     import asyncio
