@@ -36,6 +36,8 @@ class FakeRasa:
     seen: list[tuple[str, str]] = field(default_factory=list)
     spans: list[tuple[str, float, float]] = field(default_factory=list)
     runner: web.AppRunner | None = None
+    # Rasa's tracker, as its HTTP API returns it: each turn's user, bot and action_listen events.
+    events: dict[str, list[dict]] = field(default_factory=dict)
 
     async def _webhook(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -44,11 +46,22 @@ class FakeRasa:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.spans.append((body["message"], started, time.monotonic()))
+        self.events.setdefault(body["sender"], []).extend(
+            [
+                {"event": "user", "text": body["message"], "metadata": body.get("metadata") or {}},
+                {"event": "bot", "text": f"echo:{body['message']}", "data": {}},
+                {"event": "action", "name": "action_listen"},
+            ]
+        )
         return web.json_response([{"recipient_id": body["sender"], "text": f"echo:{body['message']}"}])
+
+    async def _tracker(self, request: web.Request) -> web.Response:
+        return web.json_response({"events": self.events.get(request.match_info["sender"], [])})
 
     async def start(self) -> FakeRasa:
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", self._webhook)
+        app.router.add_get("/conversations/{sender}/tracker", self._tracker)
         app.router.add_get("/", lambda _: web.Response(text="Hello from Rasa"))
         self.runner = web.AppRunner(app)
         await self.runner.setup()
@@ -70,8 +83,9 @@ class Gateway:
 
     async def say(self, sender: str, text: str) -> tuple[float, list[dict]]:
         started = time.monotonic()
-        resp = await self.client.post("/webhooks/rest/webhook", json={
-            "sender": sender, "message": text, "metadata": {"channel": "web"}})
+        resp = await self.client.post(
+            "/webhooks/rest/webhook", json={"sender": sender, "message": text, "metadata": {"channel": "web"}}
+        )
         assert resp.status_code == 200, resp.text
         return time.monotonic() - started, resp.json()
 
@@ -158,7 +172,8 @@ async def test_slow_rasa_apology_first_then_its_late_answer_not_asked_twice(gw: 
 
 
 async def test_answer_arriving_while_the_message_is_being_kept_is_delivered_not_asked_again(
-        gw: Gateway, monkeypatch) -> None:
+    gw: Gateway, monkeypatch
+) -> None:
     """Rasa answers just after the deadline, while the message is still being written to the
     pending table: that answer reaches the citizen, and Rasa is not asked a second time."""
     conv = gw.app.state.conversation
@@ -189,8 +204,14 @@ async def test_a_round_between_keeping_and_following_does_not_send_it_again(gw: 
     the gateway has handed the still-open request to follow(): that round must leave it."""
     await gw.rasa.start()
     worker = gw.app.state.conversation.worker
-    kept = pending.Kept("k-window", time.time(), "web", "citizen-w", "zh",
-                        {"sender": "web-citizen-w", "message": "路燈不亮", "metadata": {}})
+    kept = pending.Kept(
+        "k-window",
+        time.time(),
+        "web",
+        "citizen-w",
+        "zh",
+        {"sender": "web-citizen-w", "message": "路燈不亮", "metadata": {}},
+    )
     await worker.keep(kept, 5.0, asking=True)
     await worker.round()
     assert gw.rasa.seen == []  # its first request is still open
@@ -204,12 +225,42 @@ async def test_rounds_at_once_send_a_kept_message_once(gw: Gateway) -> None:
     test above that way): both read the message as waiting, only one may send it."""
     await gw.rasa.start()
     worker = gw.app.state.conversation.worker
-    kept = pending.Kept("k-twice", time.time(), "web", "citizen-t", "zh",
-                        {"sender": "web-citizen-t", "message": "水溝蓋破了", "metadata": {}})
+    kept = pending.Kept(
+        "k-twice",
+        time.time(),
+        "web",
+        "citizen-t",
+        "zh",
+        {"sender": "web-citizen-t", "message": "水溝蓋破了", "metadata": {}},
+    )
     await worker.keep(kept, 5.0)
     await asyncio.gather(worker.round(), worker.round(), worker.round())
     assert gw.rasa.seen == [("web-citizen-t", "水溝蓋破了")]
     assert await asyncio.to_thread(pending.count, pending.DONE) == 1
+
+
+async def test_a_kept_message_rasa_already_ran_is_delivered_from_its_tracker_not_run_twice(gw: Gateway) -> None:
+    """A gateway sent a kept message to Rasa, Rasa ran the turn, and the gateway died before
+    delivering the answer: the gateway taking it over finds the turn in Rasa's tracker (by the
+    message's key) and delivers that answer; Rasa is not asked a second time."""
+    await gw.rasa.start()
+    who = privacy.pseudonym("web", "citizen-x")
+    body = {"sender": f"web-{who}", "message": "路燈不亮", "metadata": {"channel": "web", "message_key": "k-died"}}
+    async with httpx.AsyncClient() as client:  # the dead gateway's request, which Rasa answered
+        await client.post(f"http://127.0.0.1:{gw.rasa.port}/webhooks/rest/webhook", json=body)
+    # Its kept copy, leased to that gateway until a moment ago.
+    kept = pending.Kept("k-died", time.time(), "web", who, "zh", body, "路燈不亮", "dead:1:gateway", time.time() - 1)
+    assert await asyncio.to_thread(pending.keep, kept) == "db"
+    # The next one was kept by that gateway too (its request still open), but never reached Rasa.
+    next_body = {**body, "message": "還有水溝", "metadata": {"message_key": "k-never"}}
+    another = pending.Kept(
+        "k-never", time.time() + 1, "web", who, "zh", next_body, "", "dead:1:gateway", time.time() - 1
+    )
+    await asyncio.to_thread(pending.keep, another)
+    await gw.app.state.conversation.worker.round()
+    got = await gw.notifications("citizen-x", 2)
+    assert [m["text"] for m in got] == ["echo:路燈不亮", "echo:還有水溝"]
+    assert [m for _, m in gw.rasa.seen] == ["路燈不亮", "還有水溝"]  # each run once
 
 
 async def test_kept_too_long_goes_to_a_person(gw: Gateway, monkeypatch) -> None:
@@ -242,8 +293,17 @@ async def test_kept_too_long_out_of_hours_is_told_the_truth_not_queued(gw: Gatew
 
 def _replicas(gw: Gateway, dead: int, redis_url: str = "") -> None:
     conv = gw.app.state.conversation
-    conv.settings = config.Settings(**{**vars(conv.settings), "redis_url": redis_url, "rasa_urls": (
-        f"http://127.0.0.1:{gw.rasa.port}", f"http://127.0.0.1:{dead}", f"http://127.0.0.1:{gw.rasa2.port}")})
+    conv.settings = config.Settings(
+        **{
+            **vars(conv.settings),
+            "redis_url": redis_url,
+            "rasa_urls": (
+                f"http://127.0.0.1:{gw.rasa.port}",
+                f"http://127.0.0.1:{dead}",
+                f"http://127.0.0.1:{gw.rasa2.port}",
+            ),
+        }
+    )
 
 
 async def test_replicas_round_robin_and_fail_over(gw: Gateway, monkeypatch) -> None:
@@ -280,8 +340,13 @@ async def test_a_new_conversation_goes_to_the_replica_that_is_less_busy(gw: Gate
     """Embedded, two replicas: while one is answering, each new conversation goes to the idle
     one (with a hash of the sender, one of two replicas did 60 % of a load run's work)."""
     conv = gw.app.state.conversation
-    conv.settings = config.Settings(**{**vars(conv.settings), "redis_url": "", "rasa_urls": (
-        f"http://127.0.0.1:{gw.rasa.port}", f"http://127.0.0.1:{gw.rasa2.port}")})
+    conv.settings = config.Settings(
+        **{
+            **vars(conv.settings),
+            "redis_url": "",
+            "rasa_urls": (f"http://127.0.0.1:{gw.rasa.port}", f"http://127.0.0.1:{gw.rasa2.port}"),
+        }
+    )
     await gw.rasa.start()
     await gw.rasa2.start()
     gw.rasa.delay = gw.rasa2.delay = 0.6
@@ -303,10 +368,18 @@ async def test_conversation_that_moved_never_has_two_turns_at_once_when_its_repl
     rather than run beside it (each Rasa locks conversations only in its own memory), and
     then stays where the conversation now is."""
     conv = gw.app.state.conversation
-    conv.settings = config.Settings(**{**vars(conv.settings), "redis_url": "", "rasa_urls": (
-        f"http://127.0.0.1:{gw.rasa.port}", f"http://127.0.0.1:{gw.rasa2.port}")})
-    who = next(f"citizen-m{i}" for i in range(100)
-               if conv._first_replica(f"web-{privacy.pseudonym('web', f'citizen-m{i}')}") == 0)
+    conv.settings = config.Settings(
+        **{
+            **vars(conv.settings),
+            "redis_url": "",
+            "rasa_urls": (f"http://127.0.0.1:{gw.rasa.port}", f"http://127.0.0.1:{gw.rasa2.port}"),
+        }
+    )
+    who = next(
+        f"citizen-m{i}"
+        for i in range(100)
+        if conv._first_replica(f"web-{privacy.pseudonym('web', f'citizen-m{i}')}") == 0
+    )
     await gw.rasa2.start()  # its own replica (gw.rasa) is down
     gw.rasa2.delay = 1.0
     first = asyncio.create_task(gw.say(who, "one"))
@@ -337,7 +410,7 @@ async def test_spool_when_the_database_is_down_too(tmp_path, monkeypatch) -> Non
         fh.write('{"key": "cut short by a cra')  # the process died mid-write
     with pytest.raises(OperationalError):
         pending.drain_spool()  # still down: the spool stays
-    assert list((tmp_path / "var" / "pending").glob("spool-*.jsonl"))
+    assert list((tmp_path / "var" / "pending").glob("spool-*"))
     monkeypatch.delenv("BOT_DATABASE_URL")  # the database is back (SQLite here)
     clear_caches()
     db.create_tables()
@@ -367,8 +440,11 @@ async def test_line_citizen_gets_the_apology_by_reply_and_the_answer_by_push(tmp
             async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
                 ev = text_event("Ukept", "路燈不亮")
                 body = webhook_body([ev])
-                resp = await client.post("/webhooks/line", content=body, headers={
-                    "content-type": "application/json", "x-line-signature": sign(body, "t-secret")})
+                resp = await client.post(
+                    "/webhooks/line",
+                    content=body,
+                    headers={"content-type": "application/json", "x-line-signature": sign(body, "t-secret")},
+                )
                 assert resp.status_code == 200
                 await app.state.line.drain()
                 assert fake.texts_to(ev["replyToken"]) == [KEPT]
@@ -391,8 +467,10 @@ async def test_slow_rasa_twenty_citizens_at_once_measured(gw: Gateway) -> None:
     results = await asyncio.gather(*(gw.say(w, f"問題{i}") for i, w in enumerate(who)))
     times = sorted(t for t, _ in results)
     assert all(r[0]["text"] == KEPT for _, r in results)
-    print(f"\napology with Rasa slow (3.5 s): p50 {statistics.median(times) * 1000:.0f} ms, "
-          f"max {times[-1] * 1000:.0f} ms over 20")
+    print(
+        f"\napology with Rasa slow (3.5 s): p50 {statistics.median(times) * 1000:.0f} ms, "
+        f"max {times[-1] * 1000:.0f} ms over 20"
+    )
     started = time.monotonic()
     got = await asyncio.gather(*(gw.notifications(w, 1, timeout=15) for w in who))
     assert [g[0]["text"] for g in got] == [f"echo:問題{i}" for i in range(20)]
@@ -405,8 +483,10 @@ async def test_answered_messages_are_forgotten_after_a_day(tmp_path, monkeypatch
     monkeypatch.delenv("BOT_DATABASE_URL", raising=False)
     clear_caches()
     db.create_tables()
-    old, new, waits = (pending.Kept(c * 32, time.time() - age, "web", "s", "zh", {"message": c}, c)
-                       for c, age in (("a", 90000), ("b", 10), ("c", 90000)))
+    old, new, waits = (
+        pending.Kept(c * 32, time.time() - age, "web", "s", "zh", {"message": c}, c)
+        for c, age in (("a", 90000), ("b", 10), ("c", 90000))
+    )
     for k in (old, new, waits):
         pending.keep(k)
     pending.mark(old.key, pending.DONE)
@@ -414,3 +494,66 @@ async def test_answered_messages_are_forgotten_after_a_day(tmp_path, monkeypatch
     assert pending.prune() == 1  # only the old answered one; an old *waiting* one is kept
     assert pending.count(pending.DONE) == 1 and [k.key for k in pending.waiting()] == [waits.key]
     clear_caches()
+
+
+def test_answer_in_tracker_rebuilds_rasas_answer_and_waits_for_a_running_turn() -> None:
+    from bot.conversation import RasaUnavailable, answer_in_tracker, merge
+
+    now = time.time()
+    user = {"event": "user", "text": "路燈不亮", "timestamp": now - 100, "metadata": {"message_key": "k1"}}
+    bot = {
+        "event": "bot",
+        "text": "請問在哪裡？",
+        "timestamp": now - 99,
+        "data": {"buttons": [{"title": "略過", "payload": "/skip_field"}], "custom": {"type": "case_field"}},
+    }
+    listen = {"event": "action", "name": "action_listen", "timestamp": now - 99}
+    later = {"event": "user", "text": "別的", "timestamp": now - 50, "metadata": {"message_key": "k2"}}
+    out = merge(answer_in_tracker([user, bot, listen, later], "k1", "web-s", 20))
+    assert [(o.text, o.custom) for o in out] == [("請問在哪裡？", {"type": "case_field"})]
+    assert out[0].buttons and out[0].buttons[0].payload == "/skip_field"
+    assert answer_in_tracker([user, bot, listen], "k-other", "web-s", 20) is None  # never reached Rasa
+    running = {**user, "timestamp": now}
+    with pytest.raises(RasaUnavailable):  # no action_listen yet, and just now: still running
+        answer_in_tracker([running], "k1", "web-s", 20)
+    assert answer_in_tracker([user], "k1", "web-s", 20) is None  # stopped halfway, said nothing: ask again
+
+
+async def test_two_gateways_on_one_database_queue_behind_each_other_and_answer_once(tmp_path, monkeypatch) -> None:
+    """Two gateway apps on one database (several gateways, in process): a message kept by the
+    first queues the citizen's next one on the second (which never saw the first), and the two
+    workers between them send each to Rasa once, in order. The workers' own loops are held
+    (POLL) so that the rounds are driven here, one gateway at a time or both at once."""
+    rasa = FakeRasa(free_port())
+    monkeypatch.setattr(pending, "POLL", 3600.0)
+    monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
+    for name in ("BOT_DATABASE_URL", "BOT_REDIS_URL", "BOT_RASA_URLS", "BOT_RASA_PORTS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BOT_RASA_PORT", str(rasa.port))
+    monkeypatch.setenv("BOT_RATE_MESSAGE", "1000/60")
+    clear_caches()
+    apps = [create_app(), create_app()]
+    try:
+        async with apps[0].router.lifespan_context(apps[0]), apps[1].router.lifespan_context(apps[1]):
+            one, two = (app.state.conversation.worker for app in apps)
+            one.owner, two.owner = "gateway-one", "gateway-two"
+            clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") for app in apps]
+
+            async def say(i: int, text: str) -> list[dict]:
+                body = {"sender": "citizen-2g", "message": text, "metadata": {"channel": "web"}}
+                return (await clients[i].post("/webhooks/rest/webhook", json=body)).json()
+
+            assert (await say(0, "一"))[0]["text"] == KEPT  # Rasa down: kept by gateway one
+            await rasa.start()
+            assert (await say(1, "二"))[0]["text"] == KEPT  # Rasa is up, but "一" waits: queued
+            assert rasa.seen == []
+            await asyncio.gather(one.round(), two.round())
+            await asyncio.gather(one.round(), two.round())
+            assert [m for _, m in rasa.seen] == ["一", "二"]  # once each, in order
+            resp = await clients[1].get("/api/notifications", params={"sender": "citizen-2g"})
+            assert [m["text"] for m in resp.json()] == ["echo:一", "echo:二"]
+            for client in clients:
+                await client.aclose()
+    finally:
+        await rasa.stop()
+        clear_caches()
