@@ -8,6 +8,8 @@ at it with `Configuration(host=fake.url)`:
                                (LINE counts UTF-16 code units: an emoji outside the BMP is 2) / >13 quick replies
 - POST /v2/bot/message/push    X-Line-Retry-Key: a key already accepted → 409 with
                                x-line-accepted-request-id (nothing sent twice)
+- POST /v2/bot/message/multicast  `to`: 1–500 user ids (400 with `details` beyond), 1–5 messages,
+                               X-Line-Retry-Key as push; delivered to each id (kind "multicast")
 - POST /v2/bot/chat/loading/start
 - GET  /v2/bot/message/{id}/content   serves what `add_content` registered, else 404
 - POST /v2/bot/group/{groupId}/leave, /v2/bot/room/{roomId}/leave
@@ -227,6 +229,8 @@ class FakeLineAPI:
             return self._reply(body)
         if method == "POST" and path == "/v2/bot/message/push":
             return self._push(body, headers.get("X-Line-Retry-Key"))
+        if method == "POST" and path == "/v2/bot/message/multicast":
+            return self._multicast(body, headers.get("X-Line-Retry-Key"))
         if method == "POST" and path == "/v2/bot/chat/loading/start":
             seconds = (body or {}).get("loadingSeconds", 20)
             if not (body or {}).get("chatId") or seconds % 5 or not 5 <= seconds <= 60:
@@ -299,6 +303,25 @@ class FakeLineAPI:
             for msg in body["messages"]:
                 self.delivered.append(("push", to, msg))
         return web.json_response({"sentMessages": _sent(body["messages"])})
+
+    def _multicast(self, body: Any, retry_key: str | None) -> web.Response:
+        to = (body or {}).get("to")
+        with self._lock:
+            if retry_key and retry_key in self._retry_keys:
+                resp = web.json_response({"message": ERRORS[409]}, status=409)
+                resp.headers["x-line-accepted-request-id"] = self._retry_keys[retry_key]
+                return resp
+            if not isinstance(to, list) or not 1 <= len(to) <= 500 or not all(isinstance(u, str) and u for u in to):
+                return _error(400, [{"message": "Size must be between 1 and 500", "property": "to"}])
+            bad = self._check_messages(body.get("messages"))
+            if bad is not None:
+                return bad
+            if retry_key:
+                self._retry_keys[retry_key] = str(uuid.uuid4())
+            for user in to:
+                for msg in body["messages"]:
+                    self.delivered.append(("multicast", user, msg))
+        return web.json_response({})
 
     def _rich_menu(self, method: str, parts: list[str], headers: Any, body: Any) -> web.Response:
         if parts[:3] != ["v2", "bot", "richmenu"] and parts[:4] != ["v2", "bot", "user", "all"]:

@@ -7,6 +7,10 @@ parallel) → turned into an `Incoming` (images are downloaded and stored first,
 them) → `Conversation.handle` → rendered (bot.channels.line_render) → sent with the reply
 token while it is fresh (REPLY_BUDGET), otherwise pushed with an X-Line-Retry-Key derived from
 the event, so a retried push is delivered once. 429/5xx are retried with the same key.
+Every answer and notification is durable (bot.notify.delivery): recorded before it is sent,
+marked delivered only on LINE's 2xx (or 409: that retry key was accepted before); a push still
+failing after the quick retries here is retried by the delivery worker (any gateway) with
+back-off for up to 24 hours; 4xx other than 429 are not retried (a refused Flex goes as text).
 
 What each kind of event gets (the README has the same as a table):
 - only `mode: active` events are answered; `standby` ones (another channel holds the chat) are
@@ -19,6 +23,8 @@ What each kind of event gets (the README has the same as a table):
 - the rich menu's tiles and the welcome's quick replies are postbacks naming a fixed intent
   (knowledge_base/line_rich_menu.json): they never pass through the language model;
 - a Flex message LINE refuses (400) is sent again as plain text (line_render.plain);
+- several photos sent at once (imageSet): each is stored and reaches the conversation, and the
+  citizen gets one answer, after the set's last photo (bot.channels.line_photos);
 - the case form's place / photo / time questions carry LINE's own quick replies (line_render):
   a date-time picker's postback (data line_render.DATETIME_DATA, the choice in params) reaches
   the conversation as the text "2026-12-06 21:30", which the form takes as the time;
@@ -75,13 +81,13 @@ from linebot.v3.webhooks import (
 )
 
 from bot import media, ratelimit
-from bot.channels import line_unsend, line_users
+from bot.channels import line_photos, line_unsend, line_users
 from bot.channels.line_dedupe import EventDedupe
 from bot.channels.line_render import DATETIME_DATA, plain, render
 from bot.config import Settings, settings
 from bot.conversation import RASA_DOWN
 from bot.messages import Button, Incoming, Location, Outgoing
-from bot.notify import register_sender
+from bot.notify import delivery, register_sender
 from bot.privacy import pseudonym
 
 log = logging.getLogger("bot.channels.line")
@@ -89,7 +95,6 @@ router = APIRouter()
 
 MAX_BODY = 1024 * 1024
 RETRY_NAMESPACE = uuid.UUID("6f1c2a52-4b7e-4f0e-9d55-0c1e6b2f7a10")
-RETRYABLE = {429, 500, 502, 503, 504}
 KNOWN_EVENTS = {"message", "postback", "follow", "unfollow", "unsend", "join", "memberJoined"}
 OFF = "LINE channel is off: LINE_CHANNEL_SECRET and LINE_CHANNEL_ACCESS_TOKEN are not set"
 RICH_MENU = Path(__file__).resolve().parents[2] / "knowledge_base" / "line_rich_menu.json"
@@ -105,7 +110,7 @@ def menu_buttons(path: Path = RICH_MENU) -> list[Button]:
             if a["action"].get("type") == "postback"]
 
 
-MENU = menu_buttons()
+MENU = menu_buttons() + [Button("訂閱通知", "/notices?action=subscribe")]  # bot.notices.chat: the five topics
 WELCOME = (
     "歡迎使用「便民一路通」高雄市民服務小幫手！\n"
     "直接用自己的話告訴我您遇到的事，例如「巷口路燈不亮」「樓下卡拉OK吵到三點」「我28歲想開早餐店有補助嗎」，"
@@ -141,9 +146,11 @@ def retry_key(base: str, index: int = 0) -> str:
 class LineChannel:
     reply_budget = 50.0  # seconds: a reply token lives about a minute
     loading_after = 1.0  # seconds before the loading animation is shown
-    push_attempts = 4
+    push_attempts = 4  # quick tries inline; then the delivery worker's back-off (bot.notify.delivery)
+    retry_in_background = True  # the delivery worker runs in the gateway (tests drive its rounds)
     backoff = 0.5
     request_timeout = 15
+    photo_wait = 3.0  # seconds an incomplete photo set waits for its next photo before it is answered
 
     def __init__(self, cfg: Settings, app: FastAPI) -> None:
         self.app = app
@@ -160,7 +167,12 @@ class LineChannel:
         self._seq = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.standby: Counter[str] = Counter()  # standby events seen, by type (never answered)
+        # Answers pushed after a reply of unknown outcome (timeout, 5xx): they may have arrived twice.
+        self.reply_doubt = 0
         self._left: OrderedDict[str, None] = OrderedDict()  # groups/rooms told and left
+        self.photo_bursts = line_photos.PhotoBursts()  # answers held until a set's last photo
+        self._arrived: dict[str, asyncio.Event] = {}  # set when an event of this citizen is queued
+        self.deliveries: delivery.Worker | None = None  # set by install()
 
     # ---- life ------------------------------------------------------------------------------
     async def _clients(self) -> tuple[AsyncMessagingApi, AsyncMessagingApiBlob]:
@@ -248,6 +260,8 @@ class LineChannel:
             self._spawn(self._worker(sender, pending))
         self._seq += 1
         heapq.heappush(pending, (event.timestamp or 0, self._seq, event, received))
+        if sender in self._arrived:  # a photo set's answer waits for its next photo
+            self._arrived[sender].set()
 
     async def _worker(self, sender: str, pending: list[tuple[int, int, Event, float]]) -> None:
         """One per citizen with events waiting: keeps that citizen's order, ends when idle."""
@@ -299,6 +313,9 @@ class LineChannel:
             # the exception's text may quote the citizen's words: its type only
             log.error("line event not answered type=%s sender=%s: %s", event.type, sender[:8], type(exc).__name__)
             replies = [Outgoing(text=SORRY)]
+        photo_set = _image_set(event)
+        if photo_set is not None:  # several photos sent at once get one answer, after the last one
+            replies = await self._photo_set(sender, photo_set, replies)
         if replies:  # sent outside the try: a failed send is not followed by an apology after the answer
             await self.deliver(user_id, token, replies, received, key)
 
@@ -387,6 +404,30 @@ class LineChannel:
             return Incoming("line", sender, image_id=image_id), None
         return None, [Outgoing(text=UNSUPPORTED)]
 
+    async def _photo_set(self, sender: str, image_set: Any, replies: list[Outgoing] | None) -> list[Outgoing] | None:
+        """One answer for a set of photos sent at once (bot.channels.line_photos): each photo has
+        reached the conversation; the answer is held (None) while the citizen's next queued event
+        is a photo of the same set, and an incomplete set with nothing queued waits up to
+        photo_wait for its next photo. Then the answer goes out with this event's reply token."""
+        failed = bool(replies) and len(replies or []) == 1 and replies[0].text == IMAGE_FAILED
+        burst = self.photo_bursts.add(sender, image_set.id, image_set.index, image_set.total, replies, failed)
+        pending = self._pending.get(sender)
+        if pending is not None and not pending and not burst.complete:
+            arrived = self._arrived[sender] = asyncio.Event()
+            try:
+                await asyncio.wait_for(arrived.wait(), self.photo_wait)
+            except asyncio.TimeoutError:
+                log.info("line photo set incomplete sender=%s: %d of %d", sender[:8], len(burst.seen), burst.total)
+            finally:
+                self._arrived.pop(sender, None)
+        nxt = _image_set(pending[0][2]) if pending else None
+        if not burst.complete and nxt is not None and nxt.id == image_set.id:
+            return None  # the next photo of the set answers for all of them
+        self.photo_bursts.take(sender)
+        log.info("line photo set answered once sender=%s photos=%d failed=%d", sender[:8], len(burst.seen),
+                 burst.failed)
+        return burst.reply(IMAGE_FAILED)
+
     async def _download(self, msg: ImageMessageContent) -> str | None:
         if msg.content_provider is not None and msg.content_provider.type != "line":
             log.info("line image from an external provider not fetched")
@@ -428,80 +469,148 @@ class LineChannel:
     # ---- sending ---------------------------------------------------------------------------
     async def deliver(self, user_id: str, token: str | None, replies: list[Outgoing], received: float,
                       key: str) -> None:
+        """An answer: recorded (bot.notify.delivery), the first batch by reply while the token is
+        fresh, the rest (or all) pushed with retry keys from the event; what is not accepted yet
+        stays for the delivery worker. The log says delivered only when LINE said so."""
         batches = render(replies)
         if not batches:
             return
-        rest = batches
-        via = "push"
-        if token and time.monotonic() - received < self.reply_budget and await self._reply(token, batches[0]):
-            rest, via = batches[1:], "reply"
-        for i, batch in enumerate(rest):
-            await self.push(user_id, batch, retry_key(f"line-event:{key}", i + 1))
-        log.info("line delivered via=%s batches=%d messages=%d elapsed_ms=%d", via, len(batches),
-                 sum(len(b) for b in batches), int((time.monotonic() - received) * 1000))
+        base = f"line-event:{key}"
+        items = [{"key": retry_key(base, i), "messages": batch} for i, batch in enumerate(batches)]
+        fresh = bool(token) and time.monotonic() - received < self.reply_budget
+
+        async def reply(messages: list[dict[str, Any]]) -> str:
+            return await self._reply_outcome(str(token), messages)
+
+        job = delivery.Job(None, f"line-answer:{key}", "line", "answer", pseudonym("line", user_id), user_id, items)
+        job = await delivery.deliver_now(job, self._push_retrying, reply if fresh else None)
+        if job.doubtful:
+            self.reply_doubt += job.doubtful
+        elapsed = int((time.monotonic() - received) * 1000)
+        if job.state == delivery.DELIVERED:
+            via = "+".join(dict.fromkeys(job.via)) or "earlier"
+            log.info("line delivered via=%s batches=%d messages=%d elapsed_ms=%d", via, len(batches),
+                     sum(len(b) for b in batches), elapsed)
+        elif job.state == delivery.FAILED:
+            log.error("line answer not delivered status=%s: refused, not retried (delivery %s)", job.last_status,
+                      job.id)
+        elif job.id is None:  # the database was down: sent best-effort, nothing to retry from
+            log.error("line answer not delivered status=%s sent=%d/%d: not recorded, not retried", job.last_status,
+                      job.sent, len(batches))
+        elif job.state == delivery.PENDING:
+            log.warning("line answer not delivered yet status=%s sent=%d/%d: kept, the delivery worker retries "
+                        "it (delivery %s)", job.last_status, job.sent, len(batches), job.id)
 
     async def _reply(self, token: str, messages: list[dict[str, Any]]) -> bool:
+        return await self._reply_outcome(token, messages) == delivery.REPLY_OK
+
+    async def _reply_outcome(self, token: str, messages: list[dict[str, Any]]) -> str:
+        """REPLY_OK; REPLY_REFUSED when LINE surely did not send it (a 4xx such as an expired
+        token, no connection made); REPLY_UNKNOWN when it may have (a timeout, a 5xx, the
+        connection dropped after the request went): a push after that may be a second copy."""
         api, _ = await self._clients()
         try:
             request = ReplyMessageRequest.from_dict({"replyToken": token, "messages": messages})
             await api.reply_message(request, _request_timeout=self.request_timeout)
-            return True
+            return delivery.REPLY_OK
         except ValueError as exc:  # the SDK's own models refused a message (a Flex we built wrong)
             if _has_flex(messages):
                 log.warning("line reply not valid (%s); sending plain text", type(exc).__name__)
-                return await self._reply(token, plain(messages))
+                return await self._reply_outcome(token, plain(messages))
             log.error("line reply not valid: %s", type(exc).__name__)
+            return delivery.REPLY_REFUSED
         except ApiException as exc:
             if _refused_flex(exc, messages):
                 log.warning("line reply refused status=400 (%s); sending plain text", _reason(exc))
-                return await self._reply(token, plain(messages))
-            log.warning("line reply failed status=%s (%s); pushing instead", exc.status, _reason(exc))
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                return await self._reply_outcome(token, plain(messages))
+            unknown = not exc.status or exc.status >= 500
+            log.warning("line reply failed status=%s (%s); pushing instead%s", exc.status, _reason(exc),
+                        " (it may arrive twice)" if unknown else "")
+            return delivery.REPLY_UNKNOWN if unknown else delivery.REPLY_REFUSED
+        except aiohttp.ClientConnectorError as exc:  # no connection: nothing was sent
             log.warning("line reply failed: %s; pushing instead", type(exc).__name__)
-        return False
+            return delivery.REPLY_REFUSED
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            log.warning("line reply failed: %s; pushing instead (it may arrive twice)", type(exc).__name__)
+            return delivery.REPLY_UNKNOWN
 
     async def push(self, user_id: str, messages: list[dict[str, Any]], key: str) -> bool:
-        """Push with X-Line-Retry-Key, retrying 429/5xx/network errors with the same key."""
+        """Push with X-Line-Retry-Key, a few quick retries of 429/5xx/network errors with the same
+        key; True when LINE accepted it (or had accepted that key before: 409)."""
+        return (await self._push_retrying(user_id, messages, key)).ok
+
+    async def _push_retrying(self, user_id: str, messages: list[dict[str, Any]], key: str) -> delivery.Sent:
+        """The inline pusher: push_once up to push_attempts times (back-off from `backoff`);
+        what is still not accepted is the delivery worker's from then on."""
+        sent = delivery.Sent(False, True, "")
+        tries = 0
+        for attempt in range(1, self.push_attempts + 1):
+            sent = await self.push_once(user_id, messages, key)
+            tries += sent.tries
+            if sent.ok or not sent.retry:
+                break
+            if attempt < self.push_attempts:
+                log.warning("line push attempt %d failed status=%s retry_key=%s; retrying", attempt, sent.status,
+                            key[:8])
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+        if not sent.ok:
+            log.error("line push failed status=%s attempts=%d retry_key=%s", sent.status, tries, key[:8])
+        return delivery.Sent(sent.ok, sent.retry, sent.status, tries)
+
+    async def push_once(self, user_id: str, messages: list[dict[str, Any]], key: str) -> delivery.Sent:
+        """One push with X-Line-Retry-Key (the delivery worker's pusher). 2xx and 409 (that key
+        was accepted before) are delivered; 429, 5xx and network errors are worth retrying with
+        the same key; any other 4xx is not (LINE says so). A Flex LINE refuses goes as plain text."""
         api, _ = await self._clients()
         try:
             request = PushMessageRequest.from_dict({"to": user_id, "messages": messages})
         except ValueError as exc:  # the SDK's own models refused a message (a Flex we built wrong)
             if not _has_flex(messages):
-                raise
+                log.error("line push not valid: %s", type(exc).__name__)
+                return delivery.Sent(False, False, "invalid", 0)
             log.warning("line push not valid (%s); sending plain text", type(exc).__name__)
-            return await self.push(user_id, plain(messages), key)
-        status: Any = None
-        for attempt in range(1, self.push_attempts + 1):
-            try:
-                await api.push_message(request, x_line_retry_key=key, _request_timeout=self.request_timeout)
-                return True
-            except ApiException as exc:
-                if exc.status == 409:  # this retry key was accepted before: already delivered
-                    log.info("line push already accepted retry_key=%s", key[:8])
-                    return True
-                if _refused_flex(exc, messages):  # not accepted, so the same retry key is still free
-                    log.warning("line push refused status=400 (%s); sending plain text", _reason(exc))
-                    return await self.push(user_id, plain(messages), key)
-                status = exc.status
-                if status not in RETRYABLE:
-                    break
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-                status = type(exc).__name__
-            if attempt < self.push_attempts:
-                log.warning("line push attempt %d failed status=%s retry_key=%s; retrying", attempt, status, key[:8])
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-        log.error("line push failed status=%s attempts=%d retry_key=%s", status, attempt, key[:8])
-        return False
+            return await self.push_once(user_id, plain(messages), key)
+        try:
+            await api.push_message(request, x_line_retry_key=key, _request_timeout=self.request_timeout)
+            return delivery.Sent(True, False, "200")
+        except ApiException as exc:
+            if exc.status == 409:  # this retry key was accepted before: already delivered
+                log.info("line push already accepted retry_key=%s", key[:8])
+                return delivery.Sent(True, False, "409")
+            if _refused_flex(exc, messages):  # not accepted, so the same retry key is still free
+                log.warning("line push refused status=400 (%s); sending plain text", _reason(exc))
+                again = await self.push_once(user_id, plain(messages), key)
+                return delivery.Sent(again.ok, again.retry, again.status, again.tries + 1)
+            status = exc.status or 0
+            return delivery.Sent(False, status == 429 or status >= 500 or status == 0, str(status))
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            return delivery.Sent(False, True, type(exc).__name__)
 
     async def push_notification(self, sender: str, messages: list[Outgoing], key: str) -> None:
-        """bot.notify's LINE sender: push to a citizen by pseudonym, unless they unfollowed."""
+        """bot.notify's LINE sender: push to a citizen by pseudonym, unless they unfollowed.
+        Durable (bot.notify.delivery, keyed on `key`): a notification delivered before is not
+        pushed again; one still waiting is pushed now. LinePushError when it is not delivered
+        yet (kept: the delivery worker retries it) or was refused."""
         who = await line_users.lookup(sender)
         if who is None or not who.followed:
             log.info("line push skipped sender=%s: %s", sender[:8], "unknown" if who is None else "unfollowed")
             return
-        for i, batch in enumerate(render(messages)):
-            if not await self.push(who.user_id, batch, retry_key(key, i)):
-                raise LinePushError(f"push to {sender[:8]} failed")
+        items = [{"key": retry_key(key, i), "messages": batch} for i, batch in enumerate(render(messages))]
+        if not items:
+            return
+        job = delivery.Job(None, key, "line", "notification", sender, who.user_id, items)
+        job = await delivery.deliver_now(job, self._push_retrying)
+        if job.state == delivery.DELIVERED:
+            if not job.created and not job.via:
+                log.info("line notification %s delivered before: not sent again", key[:12])
+            return
+        if job.state == delivery.HELD:
+            log.info("line notification %s is being sent by another holder", key[:12])
+            return
+        if job.state == delivery.FAILED:
+            raise LinePushError(f"push to {sender[:8]} refused (status {job.last_status}): not retried")
+        raise LinePushError(f"push to {sender[:8]} not delivered yet (status {job.last_status}): "
+                            f"kept, the delivery worker retries it")
 
 
 class LinePushError(RuntimeError):
@@ -531,6 +640,15 @@ def _chat(event: Event) -> tuple[str, str] | None:
     if not chat_id:
         return None
     return ("line" if kind == "user" else f"line-{kind}"), chat_id
+
+
+def _image_set(event: Event) -> Any:
+    """The imageSet ({id, index, total}) of a photo sent with others at once; None for one alone."""
+    msg = getattr(event, "message", None)
+    image_set = getattr(msg, "image_set", None) if isinstance(msg, ImageMessageContent) else None
+    if image_set is None or not image_set.id or (image_set.total or 0) < 2:
+        return None
+    return image_set
 
 
 def _mode(event: Event) -> str:
@@ -592,15 +710,21 @@ def install(app: FastAPI) -> None:
     channel = LineChannel(cfg, app)
     app.state.line = channel
     register_sender("line", channel.push_notification)
+    # Undelivered answers and notifications of any gateway (bot.notify.delivery), one push each.
+    delivery.register_pusher("line", channel.push_once)
+    channel.deliveries = delivery.Worker({"line": channel.push_once})
     log.info("LINE channel on%s", f" (API host {cfg.line_api_host})" if cfg.line_api_host else "")
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(a: FastAPI) -> AsyncIterator[Any]:
         async with inner(a) as state:
+            retrier = asyncio.create_task(channel.deliveries.run()) if channel.retry_in_background else None
             try:
                 yield state
             finally:
+                if retrier is not None:
+                    retrier.cancel()
                 await channel.close()
 
     app.router.lifespan_context = lifespan
