@@ -102,10 +102,13 @@ def test_duplicates_by_distance_window_and_status(database):
 
 
 def test_duplicates_by_road_and_district_without_coordinates(database):
-    case = store.file_case(new(lat=None, lon=None))
-    assert [c.number for c in dedupe.find_duplicates("road_pothole", road="建工路", district="三民區")] == [case.number]
-    assert dedupe.find_duplicates("road_pothole", road="建工路", district="苓雅區") == []
-    assert dedupe.find_duplicates("road_pothole", road="建工路") == []  # too vague
+    case = store.file_case(new(lat=None, lon=None))  # 三民區建工路100號
+    near = dedupe.find_duplicates("road_pothole", road="建工路", district="三民區", location="三民區建工路108號")
+    assert [c.number for c in near] == [case.number]
+    # The same road far along it (415 is ~1 km from 100) is another place; a bare road is too vague.
+    assert dedupe.find_duplicates("road_pothole", road="建工路", district="三民區", location="三民區建工路415號") == []
+    assert dedupe.find_duplicates("road_pothole", road="建工路", district="三民區") == []
+    assert dedupe.find_duplicates("road_pothole", road="建工路", district="苓雅區", location="苓雅區建工路100號") == []
 
 
 def test_haversine():

@@ -219,7 +219,9 @@ function wire() {
     const address = $("address").value.trim();
     if (!address) return;
     $("address").value = "";
-    send({ shown: address, metadata: { location: { address } } });
+    // Sent as the message too: the form reads a typed address from the text (bot/geo/address.py),
+    // in or out of a form; the metadata says it came from the address box.
+    send({ message: address, shown: address, metadata: { location: { address } } });
   });
   $("clear").addEventListener("click", () => {
     if (!window.confirm(t(lang, "clearConfirm"))) return;
