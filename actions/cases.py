@@ -64,6 +64,20 @@ def _last_user_mark(tracker: Tracker) -> str:
     return ""
 
 
+def _draft_replies(tracker: Tracker) -> list[dict[str, Any]]:
+    """The custom payloads the assistant sent since this draft began (the SlotSet of its
+    case_intake): how often a field was offered another way (bot.cases.intake.offered)."""
+    out: list[dict[str, Any]] = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "slot" and event.get("name") == "case_intake" and event.get("value"):
+            break
+        if event.get("event") == "bot":
+            custom = (event.get("data") or {}).get("custom")
+            if isinstance(custom, dict):
+                out.append(custom)
+    return out
+
+
 class ValidateCaseForm(FormValidationAction):
     def name(self) -> str:
         return "validate_case_form"
@@ -77,6 +91,7 @@ class ValidateCaseForm(FormValidationAction):
         changes: dict[str, Any] = {}
         mark = _last_user_mark(tracker)
         if state.get("requested_slot") in intake.FORM_SLOTS and mark != state.get("case_seen"):
+            state["case_offered"] = intake.offered(_draft_replies(tracker))
             step = await _db(intake.interpret, state, intake.Message.from_rasa(tracker.latest_message or {}))
             say(dispatcher, step.say)
             if step.stop:
@@ -99,9 +114,23 @@ class _Ask(Action):
         return f"action_ask_{self.slot}"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
+        if _asked_this_turn(tracker, intake.FIELDS[self.slot]):
+            return []  # validation just asked for it in its own words ("describe the vehicle")
         messages = await _db(intake.ask, self.slot, dict(tracker.slots), _lang(tracker))
         say(dispatcher, messages)
         return []
+
+
+def _asked_this_turn(tracker: Tracker, field: str) -> bool:
+    """Whether a reply since the citizen's last message already asks for `field` (a retry or
+    another way of asking): the form's standard question would then say it twice."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        custom = (event.get("data") or {}).get("custom") if event.get("event") == "bot" else None
+        if isinstance(custom, dict) and custom.get("type") == "case_field" and custom.get("field") == field:
+            return True
+    return False
 
 
 class AskLocation(_Ask):
@@ -146,6 +175,35 @@ class ActionCaseSubmit(Action):
         return _changes(tracker, {**dict.fromkeys(intake.DRAFT_SLOTS), "case_number": number})
 
 
+async def photo_first(tracker: Tracker, dispatcher: CollectingDispatcher) -> list[dict[str, Any]] | None:
+    """A photo with no words and no report under way: kept for the case that follows, and the
+    citizen is asked what is wrong (not routed: there is nothing to route). None: not that."""
+    latest = tracker.latest_message or {}
+    if (latest.get("text") or "").strip() or tracker.active_loop_name:
+        return None
+    msg = await _db(intake.Message.from_rasa, latest)
+    if msg.image_id is None:
+        return None
+    step = intake.photo_first(dict(tracker.slots), msg)
+    say(dispatcher, step.say)
+    return _changes(tracker, step.slots, keep="case_photos")
+
+
+async def place_first(tracker: Tracker, dispatcher: CollectingDispatcher, lang: str) -> list[dict[str, Any]] | None:
+    """Only a place, no report under way (the web page's address box, "三民區建工路100號"): read
+    back and asked what is wrong there; the place waits in case_location_draft for the report
+    that follows (after_route). None: not that."""
+    text = ((tracker.latest_message or {}).get("text") or "").strip()
+    if not text or text.startswith("/") or tracker.active_loop_name:
+        return None
+    found = await _db(intake.place_first, text, lang)
+    if found is None:
+        return None
+    reply, place_text = found
+    say(dispatcher, [reply])
+    return [SlotSet("case_location_draft", place_text)]
+
+
 async def after_route(decision: Decision, tracker: Tracker, dispatcher: CollectingDispatcher,
                       lang: str, domain: DomainDict | None = None) -> list[dict[str, Any]] | None:
     """action_route's hook: start the case form for a report, answer case look-ups.
@@ -172,20 +230,29 @@ async def after_route(decision: Decision, tracker: Tracker, dispatcher: Collecti
     if (decision.service in LOOKUP_SERVICES and not decision.clarify) or intake.MY_CASES.match(text):
         say(dispatcher, await _db(intake.my_cases, channel, citizen, lang))
         return [SlotSet("last_service", decision.service)]
+    msg = intake.Message.from_rasa(tracker.latest_message or {})
     svc = catalogue().service(decision.service)
     if decision.clarify or svc is None or svc.kind != "report":
         return None
     if domain is not None and intake.FORM not in (domain.get("forms") or {}):
         return None  # a model trained before the case form existed: answer as before
-    msg = intake.Message.from_rasa(tracker.latest_message or {})
-    slots = intake.start(svc, "" if text.startswith("/") else text, msg)
+    # Photos sent before the words of the report (photo first) join this case.
+    kept = tracker.get_slot("case_photos") if not tracker.get_slot("case_service") else None
+    earlier = tracker.get_slot("case_location_draft") if not tracker.get_slot("case_service") else None
+    slots = intake.start(svc, "" if text.startswith("/") else text, msg, photos=kept,
+                         place_first=earlier if isinstance(earlier, str) else None)
     slots["case_seen"] = _last_user_mark(tracker)
     agency = catalogue().agency(svc.agency)
     who = (agency.en or agency.zh) if agency and lang == "en" else (agency.zh if agency else svc.agency)
     unit = "" if svc.unit in (who, "") else (svc.unit if lang != "en" else f" ({svc.unit})")
+    name = svc.name_zh if lang != "en" else svc.name("en")
+    head = intake.t(lang, f"好的，這是【{name}】，由{who}{unit}處理", f"OK: {name}, handled by {who}{unit}")
+    # Noise at night, a fight next door: 110 handles what is happening now; filing still offered.
+    now = intake.happening_now(svc, lang)
+    text = f"{head}{intake.t(lang, '。', '.')}\n{now}" if now else intake.t(
+        lang, f"{head}，我來幫您立案。", f"{head}. Let me file it for you.")
     dispatcher.utter_message(
-        text=intake.t(lang, f"好的，這是【{svc.name_zh}】，由{who}{unit}處理，我來幫您立案。",
-                      f"OK: {svc.name('en')}, handled by {who}{unit}. Let me file it for you."),
+        text=text,
         json_message={"type": "routed", "agency": svc.agency, "unit": svc.unit, "service": svc.id,
                       "confidence": decision.confidence})
     return ([SlotSet("last_service", svc.id), SlotSet("requested_slot", None)]

@@ -30,11 +30,20 @@ class ActionRoute(Action):
     ) -> list[dict[str, Any]]:
         message = tracker.latest_message or {}
         text = message.get("text") or ""
+        kept = await cases.photo_first(tracker, dispatcher)  # a photo with no words: what is wrong?
+        if kept is not None:
+            return kept
         ranking = message.get("intent_ranking") or [message.get("intent") or {}]
         lang = ((message.get("metadata") or {}).get("lang")) or "zh"
+        placed = await cases.place_first(tracker, dispatcher, lang)  # only a place: what is wrong there?
+        if placed is not None:
+            return placed
         decision = decide(text, ranking)
         decision.act = act_in_context(text, decision, tracker)
         await _queue_for_curation(text, ranking, decision, tracker.sender_id)
+        consult = youth.consult_answer(decision, tracker)  # a youth consultation waiting for its answer
+        if consult is not None:
+            return youth.utter(dispatcher, consult)
         # "垃圾車幾點來" is a question about a report service: the agency's facts, not a case form.
         question = answer_question(decision, text, lang)
         if question is not None:
@@ -75,11 +84,18 @@ def answer_question(decision: Decision, text: str, lang: str) -> list[Outgoing] 
         facts.append(f"Once reported, it is usually handled within {svc.expected_days} days." if lang == "en"
                      else f"通報後一般在 {svc.expected_days} 天內處理。")
     if svc.contact:
-        facts.append(f"{'Contact' if lang == 'en' else '聯絡'}：{svc.contact}")
+        facts.append(f"聯絡：{svc.contact}" if lang != "en" else english_contact(svc.contact))
     first.text = "\n".join([first.text or "", *facts])
     first.custom = {**(first.custom or {}), "act": act.QUESTION}
     first.buttons = [*first.buttons, Button("Report it" if lang == "en" else "我要通報", f"/{svc.id}")]
     return messages
+
+
+def english_contact(contact: str) -> str:
+    """The catalogue keeps contacts in Chinese ("1999 市民專線", "07-3368333 分機 2100"): in an English
+    answer, the numbers alone, which need no translation."""
+    numbers = re.findall(r"[0-9][0-9()\-#]{2,}[0-9]", contact)
+    return f"Contact: {', '.join(numbers)}" if numbers else "Contact: the 1999 city hotline"
 
 
 # The catalogue's answers end by asking for what a case needs ("請告訴我地點，有照片更好"):

@@ -78,7 +78,9 @@ def test_whole_flow_with_bad_address_correction_and_filing(sqlite_db):
     state = run(state, text="三民區")  # combined with the road given before
     assert state["case_district"] == "三民區" and state["case_road"] == "建工路"
     assert state["requested_slot"] == "case_photo"
-    state = run(state, text="這是什麼")
+    state = run(state, text="這是什麼")  # a question is not the photo: said it waits, photo asked again
+    assert state["requested_slot"] == "case_photo" and "1999" in state["_said"]
+    state = run(state, text="好")
     assert state["requested_slot"] == "case_photo" and "略過" in state["_said"]
     state = run(state, text="", intent="skip_field", confidence=1.0)
     assert state["case_photo"] == intake.NONE and state["requested_slot"] == "case_confirm"
@@ -133,7 +135,8 @@ def test_duplicate_offer_then_follow(sqlite_db):
 def test_duplicate_declined_files_a_new_case(sqlite_db):
     store.file_case(store.NewCase(service="road_pothole", channel="web", citizen="a",
                                   location_text="三民區建工路100號", district="三民區", road="建工路"))
-    state = begin("road_pothole", "三民區建工路有坑洞")
+    state = begin("road_pothole", "三民區建工路110號有坑洞")  # a road alone matches nothing (dedupe)
+    assert state["requested_slot"] == "case_dup_choice"
     state = run(state, text="", intent="deny", confidence=1.0)
     assert state["requested_slot"] == "case_photo"
     state = run(state, text="", image_id="img-9")

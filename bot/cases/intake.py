@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot import media
-from bot.cases import dedupe, outbox, places, store
+from bot.cases import dedupe, form_phrases, outbox, places, store
 from bot.catalogue import Catalogue, Service, catalogue
+from bot.handoff import asking
 from bot.messages import Button, Outgoing
 from bot.nlu import emergency
 
@@ -48,6 +49,19 @@ _SKIP = re.compile(r"^(略過|跳過|沒有|沒|無|不用|免|skip|none|no phot
 _CANCEL = re.compile(r"(取消|不用報了|不要報了|不報了|算了|cancel)", re.I)
 _FIX_LOCATION = re.compile(r"(地點|地址|位置).{0,3}(錯|改|不對)|改.{0,2}(地點|地址|位置)")
 _FIX_DESCRIPTION = re.compile(r"(說明|描述|內容).{0,3}(錯|改|不對)|改.{0,2}(說明|描述|內容)")
+# A correction that carries the new value: "不對，是建工路", "地址改成三民區建工路100號",
+# "車牌應該是ABC-1235". group(1) names the field when it is named, group(2) is the new value.
+_CORRECTION = re.compile(
+    r"^(?:(?:不對|不是|錯了|打錯了?|更正|說錯了?)[\s,，。.!！:：]*(?:是|應該是|應為|改成|改為)?"
+    r"(地址|地點|位置|車牌|車號|時間|說明|描述)?(?:是|應該是|應為|改成|改為|:|：)?"
+    r"|(地址|地點|位置|車牌|車號|時間|說明|描述)(?:要|請)?(?:改成|改為|應該是|應為|更正為|是))"
+    r"[\s,，:：]*(.{2,})$", re.I)
+_FIELD_WORDS = {"地址": "location", "地點": "location", "位置": "location", "車牌": "plate", "車號": "plate",
+                "時間": "time", "說明": "description", "描述": "description"}
+# Form-control intents: never taken for a question about another service.
+_FORM_INTENTS = {"affirm", "deny", "skip_field", "cancel_case", "correct_location", "correct_description",
+                 "follow_case", "human_handoff"}
+UNKNOWN_PLATE = "不明"
 
 
 OUTSIDE_ZH = "這個地址看起來不在高雄市，我只能受理高雄市的案件。請再告訴我高雄市內的地點（區＋路名或地標）。"
@@ -160,21 +174,62 @@ def next_slot(state: dict[str, Any], cat: Catalogue | None = None) -> str | None
     return next((s for s in required_slots(state, cat) if state.get(s) is None), None)
 
 
-def start(service: Service, text: str, msg: Message) -> dict[str, Any]:
-    """Slots for a new draft, pre-filled with what the first message already said."""
+def start(service: Service, text: str, msg: Message, photos: list[str] | None = None,
+          place_first: str | None = None) -> dict[str, Any]:
+    """Slots for a new draft, pre-filled with what the first message already said. `photos`:
+    sent before the report began (photo first), attached to this case; `place_first`: a place
+    the citizen gave alone just before (place_first()), used when the report names none."""
     slots: dict[str, Any] = dict.fromkeys(DRAFT_SLOTS)
-    slots.update(case_service=service.id, case_intake=uuid.uuid4().hex, case_photos=[], case_turns=0)
+    kept = [p for p in (photos or []) if isinstance(p, str)][-5:]
+    slots.update(case_service=service.id, case_intake=uuid.uuid4().hex, case_photos=kept, case_turns=0)
+    if kept:
+        slots["case_photo"] = kept[0]
     if msg.lat is not None and msg.lon is not None:
         slots.update(_place_slots(places.parse(msg.location_text, msg.lat, msg.lon)))
     elif text:
         place = places.parse(text)
         if place.complete:
             slots.update(_place_slots(place))
-    if text and "description" in set(service.needs) | set(service.optional):
+    if slots.get("case_location") is None and place_first:
+        earlier = places.parse(place_first)
+        if earlier.complete:
+            slots.update(_place_slots(earlier))
+    if text:
+        # The citizen's own words stay in the case ("擋住車庫"), whether or not the service
+        # asks for a description: staff read them, the summary shows them.
         slots["case_description"] = text[:4000]
     if msg.image_id:
-        slots.update(case_photo=msg.image_id, case_photos=[msg.image_id])
+        slots.update(case_photo=slots.get("case_photo") or msg.image_id,
+                     case_photos=[*kept, msg.image_id][-5:])
     return slots
+
+
+SHARE_PREFIX = "share:"  # a shared position waiting for the citizen's yes, in case_location_draft
+
+
+def _pending_share(state: dict[str, Any]) -> tuple[float, float] | None:
+    draft = state.get("case_location_draft") or ""
+    if not isinstance(draft, str) or not draft.startswith(SHARE_PREFIX):
+        return None
+    try:
+        lat, lon = (float(v) for v in draft[len(SHARE_PREFIX):].split(","))
+    except ValueError:
+        return None
+    return lat, lon
+
+
+def place_first(text: str, lang: str) -> tuple[Outgoing, str] | None:
+    """A message that is only a place ("三民區建工路100号", the web page's address box) outside a
+    form: read back, and asked what is wrong there, instead of a guess at a service. Returns the
+    reply and the place's text, which the report that follows uses (start(place_first=...))."""
+    if not text or not places.looks_like_address(text):
+        return None
+    place = places.parse(text)
+    if place.out_of_city or not place.complete:
+        return None
+    said = t(lang, f"{places.readback(place, lang)}請問這裡有什麼問題呢？（例如：路燈不亮、路面坑洞、垃圾沒收）",
+             f"{places.readback(place, lang)} What is the problem there? (e.g. a street light out, a pothole)")
+    return Outgoing(text=said, custom={"type": "answer", "service": ""}), place.text
 
 
 def _place_slots(place: places.Place) -> dict[str, Any]:
@@ -182,6 +237,36 @@ def _place_slots(place: places.Place) -> dict[str, Any]:
     return {"case_location": text, "case_district": place.district, "case_road": place.road,
             "case_lat": place.lat, "case_lon": place.lon, "case_location_draft": None,
             "case_duplicate": None, "case_dup_choice": None}
+
+
+def photo_first(state: dict[str, Any], msg: Message) -> Step:
+    """A photo sent before any words (no report under way): kept in `case_photos` for the
+    case that follows (start() takes it), and the citizen is asked what is wrong."""
+    photos = [p for p in (state.get("case_photos") or []) if isinstance(p, str)]
+    if msg.image_id and msg.image_id not in photos:
+        photos = [*photos, msg.image_id][-5:]
+    text = form_phrases.load().photo_first.get("en" if msg.lang == "en" else "zh") or t(
+        msg.lang, "收到您的照片了。請問是什麼問題、在哪裡？", "Got your photo. What is the problem, and where?")
+    # The question a case begins with: what is wrong (case_field description, no service yet).
+    return Step(slots={"case_photos": photos},
+                say=[Outgoing(text=text, custom={"type": "case_field", "field": "description", "service": ""})])
+
+
+def happening_now(service: Service, lang: str = "zh") -> str:
+    """For reports usually happening as they are made (noise at night, a fight next door):
+    that 110 handles what is happening now; "" for other services."""
+    known = form_phrases.load()
+    if service.id not in known.happening_now:
+        return ""
+    text = known.happening_now_text.get("en" if lang == "en" else "zh") or ""
+    return _fill(text, {"case_service": service.id}, lang)
+
+
+def _retry_buttons(lang: str, skip: bool = False) -> list[Button]:
+    """A question asked again in other words replaces the form's own (actions/cases.py), so it
+    carries the same buttons."""
+    cancel = Button(t(lang, "取消通報", "Cancel"), "/cancel_case")
+    return [Button(t(lang, "略過", "Skip"), "/skip_field"), cancel] if skip else [cancel]
 
 
 def _cancelled(lang: str) -> Step:
@@ -206,6 +291,18 @@ def interpret(state: dict[str, Any], msg: Message, cat: Catalogue | None = None)
         step.slots.update(dict.fromkeys(DRAFT_SLOTS))
         step.stop = True
         return step
+    if asking.asks_for_person(msg.text) or (msg.intent == "human_handoff" and msg.confidence >= INTENT_MIN):
+        # The gateway hands over on the phrases before Rasa (bot.handoff.hook); this is the
+        # catalogue's hand-over answer, which the hook turns into the same hand-over. The
+        # draft is kept and the form asks its question again (outside staffed hours the
+        # assistant goes on).
+        step.say.append(_handoff_answer(cat, lang))
+        return step
+    faq = form_phrases.question(msg.text) if msg.text else None
+    if faq is not None:  # "送出後會馬上有人來嗎？": answered; the form asks its question again
+        step.say.append(Outgoing(text=_fill(faq.en if lang == "en" else faq.zh, state, lang, cat),
+                                 custom={"type": "answer", "service": state.get("case_service") or ""}))
+        return step
     if msg.said("cancel_case", _CANCEL):
         return _cancelled(lang)
     if msg.image_id:
@@ -214,14 +311,43 @@ def interpret(state: dict[str, Any], msg: Message, cat: Catalogue | None = None)
                           not in (None, NONE) else msg.image_id)
         if not msg.text:
             return step  # a photo sent at any point is kept; the question stays the same
+    pending_share = _pending_share(state)
+    if pending_share is not None and not (msg.lat is not None and msg.lon is not None):
+        # The answer to "use the shared position instead of the address you typed?"
+        step.slots["case_location_draft"] = None
+        if msg.said("affirm", _YES):
+            place = places.parse("", *pending_share)
+            step.slots.update(_place_slots(place), case_confirm=None)
+            step.say.append(Outgoing(text=places.readback(place, lang), custom={
+                "type": "answer", "service": state.get("case_service") or ""}))
+            return step
+        if msg.said("deny", _NO):
+            step.say.append(Outgoing(text=t(lang, f"好的，保留原地址：{state.get('case_location')}。",
+                                             f"OK, keeping the address: {state.get('case_location')}."),
+                                     custom={"type": "answer", "service": state.get("case_service") or ""}))
+            return step
     if msg.lat is not None and msg.lon is not None:
         place = places.parse(msg.location_text, msg.lat, msg.lon)
         if place.out_of_city:
             step.say.append(Outgoing(text=t(lang, "這個位置不在高雄市範圍內，請確認後再傳一次。",
                                              "That location is outside Kaohsiung; please check it."),
-                                     custom=field_payload("location", state, retry=True)))
-        else:
-            step.slots.update(_place_slots(place))
+                                     buttons=_retry_buttons(lang), custom=field_payload("location", state, retry=True)))
+            return step
+        typed = state.get("case_location") if state.get("case_lat") is None else None
+        question = places.confirm_replace(typed, place, lang)
+        if question is not None:
+            # A shared position does not silently replace an address the citizen typed: asked
+            # first; the position waits in the location draft slot meanwhile.
+            step.slots["case_location_draft"] = f"{SHARE_PREFIX}{place.lat:.6f},{place.lon:.6f}"
+            step.say.append(Outgoing(text=question, custom=field_payload("location", state, retry=True),
+                                     buttons=[Button(t(lang, "用傳送的位置", "Use the shared location"), "/affirm"),
+                                              Button(t(lang, "保留原地址", "Keep my address"), "/deny")]))
+            return step
+        step.slots.update(_place_slots(place))
+        step.say.append(Outgoing(text=places.readback(place, lang), custom={
+            "type": "answer", "service": state.get("case_service") or ""}))
+        return step
+    if msg.text and _correct(state, msg, step):
         return step
     if msg.said("correct_location", _FIX_LOCATION):
         step.slots.update(case_location=None, case_district=None, case_road=None, case_lat=None, case_lon=None,
@@ -230,10 +356,214 @@ def interpret(state: dict[str, Any], msg: Message, cat: Catalogue | None = None)
     if msg.said("correct_description", _FIX_DESCRIPTION):
         step.slots.update(case_description=None, case_confirm=None)
         return step
+    if msg.text and form_phrases.is_question(msg.text) and not _answers(requested or "", msg):
+        # Another service's facts when the NLU is sure; else, where free text is asked for, a
+        # question-like text may still be the answer ("不知道怎麼回事一直漏水？").
+        other = _other_service(state, msg, cat)
+        if other is not None or requested not in ("case_time", "case_description"):
+            step.say.append(other or _question_waits(state, msg.lang))
+            return step
+    if msg.text and requested in _NEW_PROBLEM_SLOTS and not _answers(requested, msg):
+        other = _new_problem(state, msg, cat)
+        if other is not None:  # "路燈也壞了" while the pothole's photo is asked for: one case at a time
+            step.say.append(other)
+            return step
+    if msg.text and requested in _DONT_KNOW and form_phrases.says_dont_know(msg.text):
+        _DONT_KNOW[requested](state, msg, step)
+        return step
     handler = _ANSWERS.get(requested or "")
     if handler is not None:
         handler(state, msg, step)
     return step
+
+
+def _handoff_answer(cat: Catalogue, lang: str) -> Outgoing:
+    svc = cat.services.get("human_handoff")
+    text = svc.answer(lang) if svc else t(lang, "好的，幫您轉給真人客服。", "OK, passing you to a person.")
+    return Outgoing(text=text, custom={"type": "answer", "service": "human_handoff"})
+
+
+def _fill(text: str, state: dict[str, Any], lang: str, cat: Catalogue | None = None) -> str:
+    """{agency} and {days} of the service being reported."""
+    svc = service_of(state, cat)
+    agency = (_agency_zh(svc) if lang != "en" else _agency_en(svc)) if svc else t(lang, "承辦單位", "the agency")
+    days = ""
+    if svc and svc.expected_days:
+        days = t(lang, f"，一般在 {svc.expected_days} 天內處理", f", usually within {svc.expected_days} days")
+    return text.replace("{agency}", agency).replace("{days}", days)
+
+
+def _agency_en(svc: Service) -> str:
+    agency = catalogue().agency(svc.agency)
+    return (agency.en or agency.zh) if agency else svc.agency
+
+
+def _answers(requested: str, msg: Message) -> bool:
+    """Whether a message that reads as a question could still be the answer asked for
+    ("三民區建工路100號嗎？" is a place, "好嗎" a yes)."""
+    if requested == "case_location":
+        return places.parse(msg.text, answer=True).found_anything
+    if requested == "case_plate":
+        return _plate_in(msg.text) is not None
+    if requested in ("case_dup_choice", "case_confirm"):
+        return msg.said("affirm", _YES) or msg.said("deny", _NO)
+    return False
+
+
+def _other_service(state: dict[str, Any], msg: Message, cat: Catalogue) -> Outgoing | None:
+    """A question about another service the NLU is sure of: its facts (never a report service:
+    that would be a second case, told after this one)."""
+    svc = cat.services.get(msg.intent)
+    if (svc is None or msg.confidence < 0.6 or svc.id == state.get("case_service") or svc.id in _FORM_INTENTS
+            or svc.kind not in ("inquiry", "application", "external")):
+        return None
+    agency = cat.agency(svc.agency)
+    who = (agency.en or agency.zh) if agency and msg.lang == "en" else (agency.zh if agency else svc.agency)
+    head = t(msg.lang, f"【{svc.name_zh}】由{who}處理。", f"{svc.name('en')}: handled by {who}.")
+    return Outgoing(text=f"{head}\n{svc.answer(msg.lang)}",
+                    custom={"type": "routed", "agency": svc.agency, "unit": svc.unit, "service": svc.id,
+                            "confidence": msg.confidence, "act": "question"})
+
+
+# Where a message that is not the answer may be a new problem (free-text fields take anything).
+_NEW_PROBLEM_SLOTS = ("case_location", "case_photo", "case_dup_choice", "case_confirm")
+
+
+def _new_problem(state: dict[str, Any], msg: Message, cat: Catalogue) -> Outgoing | None:
+    """Another report the NLU is sure of, told mid-form: said it is noted as a separate matter
+    for after this one, not taken as this form's answer."""
+    svc = cat.services.get(msg.intent)
+    current = service_of(state, cat)
+    if (svc is None or current is None or svc.kind != "report" or svc.id == current.id or msg.confidence < 0.8
+            or len(msg.text) < 4):
+        return None
+    text = t(msg.lang, f"這聽起來是另一件事（{svc.name_zh}）。我們先把這件【{current.name_zh}】完成，"
+                       "完成後再告訴我一次就可以另外通報；不想報這件了請說「取消」。",
+             f"That sounds like another matter ({svc.name('en')}). Let us finish this report "
+             f"({current.name('en')}) first, then tell me again; say 'cancel' to drop this one.")
+    return Outgoing(text=text, custom={"type": "answer", "service": current.id})
+
+
+def _question_waits(state: dict[str, Any], lang: str) -> Outgoing:
+    other = form_phrases.load().question_other
+    text = other.get("en" if lang == "en" else "zh") or t(
+        lang, "完成或取消這次通報後可以再問我，或撥打 1999 市民專線。",
+        "Ask me again once this report is filed or cancelled, or call 1999.")
+    return Outgoing(text=text, custom={"type": "answer", "service": state.get("case_service") or ""})
+
+
+def _correct(state: dict[str, Any], msg: Message, step: Step) -> bool:
+    """A correction carrying its new value updates the draft at once; False: not one."""
+    m = _CORRECTION.match(msg.text.strip())
+    if m is None:
+        return False
+    named = _FIELD_WORDS.get(m.group(1) or m.group(2) or "")
+    value = m.group(3).strip(" ，,。.")
+    fields = set(required_slots(state))
+    lang = msg.lang
+    plate = _plate_in(value)
+    if named == "plate" or (named is None and plate is not None and "case_plate" in fields):
+        if plate is None:
+            return False
+        step.slots.update(case_plate=plate, case_confirm=None)
+        step.say.append(Outgoing(text=t(lang, f"好的，車牌改為 {plate}。", f"OK, the plate is now {plate}."),
+                                 custom={"type": "answer", "service": state.get("case_service") or ""}))
+        return True
+    if named in (None, "location") and "case_location" in fields:
+        place = places.parse(value, answer=True)
+        if not place.complete and place.road and not place.district and state.get("case_district"):
+            place = places.parse(f"{state['case_district']}{value}", answer=True)  # "不對，是建工路"
+        if place.complete and not place.out_of_city:
+            step.slots.update(_place_slots(place), case_confirm=None)
+            said = t(lang, f"好的，地點改為：{place.text}。", f"OK, the place is now: {place.text}.")
+            step.say.append(Outgoing(text=said, custom={"type": "answer", "service": state.get("case_service") or ""}))
+            return True
+        if named == "location":
+            return False  # "地址改一下": cleared and asked again below
+    if named == "description" or (named == "time" and "case_time" in fields):
+        slot = f"case_{named}"
+        step.slots.update({slot: value[:4000], "case_confirm": None})
+        label = t(lang, "時間" if named == "time" else "說明", named)
+        said = t(lang, f"好的，{label}改為：{value[:120]}。", f"OK, the {label} is now: {value[:120]}.")
+        step.say.append(Outgoing(text=said, custom={"type": "answer", "service": state.get("case_service") or ""}))
+        return True
+    return False
+
+
+def _add_detail(state: dict[str, Any], step: Step, detail: str) -> None:
+    """Something the citizen added on the way ("擋住車庫"): it joins the case description."""
+    detail = detail.strip(" ，,。.")
+    if len(detail) < 2:
+        return
+    current = step.slots.get("case_description", state.get("case_description"))
+    current = "" if current in (None, NONE) else str(current)
+    if detail in current:
+        return
+    step.slots["case_description"] = (f"{current}；{detail}" if current else detail)[:4000]
+
+
+def offered(customs: list[dict[str, Any]]) -> dict[str, int]:
+    """How often this draft has offered another way of giving a field (case_field replies with
+    `alternative`): the adapter reads them from the conversation's events since the draft
+    began, the tests from what was said. After the second "不知道" the form goes on."""
+    counts: dict[str, int] = {}
+    for custom in customs:
+        if (custom or {}).get("type") == "case_field" and custom.get("alternative"):
+            counts[custom["field"]] = counts.get(custom["field"], 0) + 1
+    return counts
+
+
+def _times_offered(state: dict[str, Any], fld: str) -> int:
+    return int((state.get("case_offered") or {}).get(fld, 0))
+
+
+def _unknown_plate(state: dict[str, Any], msg: Message, step: Step) -> None:
+    if _times_offered(state, "plate"):
+        step.slots["case_plate"] = UNKNOWN_PLATE  # asked twice: go on without it
+        step.say.append(Outgoing(text=t(msg.lang, "沒關係，車牌不明也可以立案，承辦單位會依地點與說明處理。",
+                                         "That is fine: it can be filed without the plate."),
+                                 custom={"type": "answer", "service": state.get("case_service") or ""}))
+        return
+    step.say.append(_vehicle_question(state, msg.lang))
+
+
+def _vehicle_question(state: dict[str, Any], lang: str) -> Outgoing:
+    return Outgoing(text=t(lang, "沒關係，不知道車牌也可以通報。請描述一下車子：顏色、廠牌或車型、停在哪個位置"
+                                 "（例如：白色 Toyota 休旅車，停在車庫門口）。",
+                           "That is fine. Please describe the vehicle instead: colour, make or type, and where "
+                           "it is parked (e.g. a white Toyota SUV in front of the garage)."),
+                    buttons=[Button(t(lang, "取消通報", "Cancel"), "/cancel_case")],
+                    custom=field_payload("plate", state, retry=True, alternative="vehicle"))
+
+
+def _unknown_location(state: dict[str, Any], msg: Message, step: Step) -> None:
+    if _times_offered(state, "location"):
+        step.slots.update(case_location=NONE, case_location_draft=None)
+        _add_detail(state, step, t(msg.lang, "地點不明", "place unknown"))
+        step.say.append(Outgoing(
+            text=t(msg.lang, "好的，地點先記為不明；承辦單位需要時會透過這裡向您確認。",
+                   "OK, the place is noted as unknown; the agency will ask you here if they need it."),
+            custom={"type": "answer", "service": state.get("case_service") or ""}))
+        return
+    step.slots["case_location_draft"] = None
+    step.say.append(Outgoing(
+        text=t(msg.lang, "沒關係，說說附近的地標也可以（例如：某某國小、公園、超商、廟、路口），"
+                         "或直接傳送位置資訊分享您現在的位置。",
+               "That is fine: name a landmark nearby (a school, park, shop, temple or crossing), "
+               "or share your location."),
+        buttons=[Button(t(msg.lang, "取消通報", "Cancel"), "/cancel_case")],
+        custom=field_payload("location", state, retry=True, alternative="landmark")))
+
+
+def _unknown_optional(slot: str) -> Any:
+    def handle(state: dict[str, Any], msg: Message, step: Step) -> None:
+        step.slots[slot] = NONE  # an optional field not known is a skipped one
+    return handle
+
+
+_DONT_KNOW = {"case_plate": _unknown_plate, "case_location": _unknown_location,
+              "case_time": _unknown_optional("case_time"), "case_description": _unknown_optional("case_description"),
+              "case_photo": _unknown_optional("case_photo")}
 
 
 def _location(state: dict[str, Any], msg: Message, step: Step) -> None:
@@ -243,27 +573,35 @@ def _location(state: dict[str, Any], msg: Message, step: Step) -> None:
         step.slots["case_location"] = NONE
         return
     draft = state.get("case_location_draft") or ""
+    if draft.startswith(SHARE_PREFIX):
+        draft = ""
     place = places.parse(f"{draft} {msg.text}".strip() if draft else msg.text, answer=True)
     if place.out_of_city:
         step.say.append(Outgoing(text=t(lang, OUTSIDE_ZH, OUTSIDE_EN),
-                                 custom=field_payload("location", state, retry=True)))
+                                 buttons=_retry_buttons(lang), custom=field_payload("location", state, retry=True)))
         step.slots["case_location_draft"] = None
     elif place.complete:
+        step.slots.update(_place_slots(place))
+        step.say.append(Outgoing(text=places.readback(place, lang), custom={
+            "type": "answer", "service": state.get("case_service") or ""}))
+    elif _times_offered(state, "location") and msg.text:
+        # A landmark in the citizen's words after "不知道" ("家樂福旁邊"): taken as they said it
+        # rather than asked a third time; staff read it with the case.
         step.slots.update(_place_slots(place))
     elif place.district and not place.road:
         step.slots["case_location_draft"] = place.text
         step.say.append(Outgoing(text=t(lang, f"好的，在{place.district}。請問是哪條路、門牌或附近的地標？",
                                          f"OK, in {place.district}. Which road, house number or landmark?"),
-                                 custom=field_payload("location", state, retry=True)))
+                                 buttons=_retry_buttons(lang), custom=field_payload("location", state, retry=True)))
     elif place.road:
         step.slots["case_location_draft"] = place.text
         step.say.append(Outgoing(text=t(lang, f"請問「{place.road}」在哪一區？（例如：三民區）",
                                          f"Which district is {place.road} in? (e.g. Sanmin District)"),
-                                 custom=field_payload("location", state, retry=True)))
+                                 buttons=_retry_buttons(lang), custom=field_payload("location", state, retry=True)))
     else:
         step.slots["case_location_draft"] = None
         step.say.append(Outgoing(text=t(lang, NO_PLACE_ZH, NO_PLACE_EN),
-                                 custom=field_payload("location", state, retry=True)))
+                                 buttons=_retry_buttons(lang), custom=field_payload("location", state, retry=True)))
 
 
 def _dup_choice(state: dict[str, Any], msg: Message, step: Step) -> None:
@@ -276,9 +614,15 @@ def _dup_choice(state: dict[str, Any], msg: Message, step: Step) -> None:
 def _photo(state: dict[str, Any], msg: Message, step: Step) -> None:
     if msg.said("skip_field", _SKIP) or msg.said("deny", _NO):
         step.slots["case_photo"] = NONE
+    elif len(msg.text) >= 4:
+        # A detail volunteered while the photo is asked for ("車子已經停三天了"): kept.
+        _add_detail(state, step, msg.text)
+        step.say.append(Outgoing(text=t(msg.lang, "好的，已補充到案件說明。", "OK, added to the description."),
+                                 custom={"type": "answer", "service": state.get("case_service") or ""}))
     elif msg.text:
         step.say.append(Outgoing(text=t(msg.lang, "請直接傳送照片；沒有照片的話按「略過」。",
                                          "Please send a photo, or tap Skip."),
+                                 buttons=_retry_buttons(msg.lang, skip=True),
                                  custom=field_payload("photo", state, retry=True)))
 
 
@@ -291,18 +635,36 @@ def _free_text(slot: str) -> Any:
     return handle
 
 
+def _plate_in(text: str) -> str | None:
+    """A plate typed in `text` ("abc 1234" → "ABC-1234"): letters and digits, or six or more
+    digits (a bare "12 34" is more likely a house number than a plate)."""
+    m = _PLATE.search(text.upper())
+    if m is None or not re.search(r"\d", m.group(0)):
+        return None
+    if re.search(r"[A-Z]", m.group(0)) or len(m.group(1) + m.group(2)) >= 6:
+        return f"{m.group(1)}-{m.group(2)}"
+    return None
+
+
 def _plate(state: dict[str, Any], msg: Message, step: Step) -> None:
     svc = service_of(state)
     if svc and "plate" not in svc.needs and msg.said("skip_field", _SKIP):
         step.slots["case_plate"] = NONE
         return
-    m = _PLATE.search(msg.text.upper())
-    if m and re.search(r"\d", m.group(0)):
-        step.slots["case_plate"] = f"{m.group(1)}-{m.group(2)}"
-    else:
-        step.say.append(Outgoing(text=t(msg.lang, "請輸入車牌號碼，例如 ABC-1234。",
-                                         "Please type the plate, e.g. ABC-1234."),
-                                 custom=field_payload("plate", state, retry=True)))
+    plate = _plate_in(msg.text)
+    if plate is not None:
+        step.slots["case_plate"] = plate
+        m = _PLATE.search(msg.text.upper())
+        rest = (msg.text[:m.start()] + msg.text[m.end():]) if m else ""
+        if len(re.sub(r"[\W_]|車牌|車號|是", "", rest)) >= 2:  # "ABC-1234，擋住車庫"
+            _add_detail(state, step, rest)
+    elif msg.text and _times_offered(state, "plate"):
+        # The vehicle described instead of the plate: kept in the case, the plate left unknown.
+        step.slots["case_plate"] = UNKNOWN_PLATE
+        _add_detail(state, step, t(msg.lang, f"車輛：{msg.text}", f"vehicle: {msg.text}"))
+    elif msg.text:
+        # Not a plate (often a description of the car): one more chance, the other way round.
+        step.say.append(_vehicle_question(state, msg.lang))
 
 
 def _confirm(state: dict[str, Any], msg: Message, step: Step) -> None:
@@ -331,8 +693,10 @@ def check_duplicates(state: dict[str, Any]) -> dict[str, Any]:
     """Once a place is known: the open case this may repeat ("" = looked, none found)."""
     if state.get("case_duplicate") is not None or state.get("case_location") in (None, NONE):
         return {}
+    # The address as typed: with its house number or lane a road matches (never the whole road).
     found = dedupe.find_duplicates(state["case_service"], state.get("case_lat"), state.get("case_lon"),
-                                   state.get("case_road"), state.get("case_district"), limit=1)
+                                   state.get("case_road"), state.get("case_district"), limit=1,
+                                   location=state.get("case_location"))
     return {"case_duplicate": found[0].number if found else ""}
 
 
@@ -466,7 +830,7 @@ def card(case: store.Case, lang: str = "zh", private: bool = True, public_notes:
     `public_notes`: the history keeps only the notes staff marked public (someone with the PIN)."""
     svc = catalogue().service(case.service)
     out: dict[str, Any] = {
-        # case_id and service_name are what the LINE renderer reads (bot/channels/line_render.py).
+        # The LINE renderer reads `number` (`case_id` only as a fallback for older payloads) and service_name.
         "type": "case_summary", "number": case.number, "case_id": case.number, "service": case.service,
         "service_name": svc.name(lang) if svc else case.service, "agency": case.agency, "unit": case.unit,
         "status": case.status, "status_text": (store.STATUS_EN if lang == "en" else store.STATUS_ZH)[case.status],
