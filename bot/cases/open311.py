@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from bot.cases import places, store
+from bot.cases import media_url, places, store
 from bot.catalogue import Service, catalogue
 from bot.config import settings
 from bot.privacy import mask, pseudonym
@@ -194,6 +194,8 @@ async def post_request(request: Request) -> Any:
         service=svc.id, channel="open311", citizen=client, location_text=address, district=place.district,
         road=place.road, lat=lat, lon=lon, description=description, photos=[media] if media else [],
         extra=extra, intake_key=f"o311:{client[:12]}:{token}" if token else None, actor="open311"))
+    if media and case.photos == [media]:  # a new case with the link: fetch a copy for the handler
+        media_url.attach_later(case.number, media)
     notice = f"預計 {svc.expected_days} 天內處理" if svc.expected_days else ""
     return [{"service_request_id": case.number, "service_notice": notice, "account_id": None}]
 
@@ -236,7 +238,9 @@ def _row(case: store.Case, owner: bool) -> dict[str, Any]:
         "zipcode": None,
         "lat": case.lat if owner else _rounded(case.lat),
         "long": case.lon if owner else _rounded(case.lon),
-        "media_url": (case.photos[0] if case.photos and owner else None),
+        # The client's own link (kept in extra once a copy is stored), never our image id.
+        "media_url": ((case.extra or {}).get("media_url") or next(
+            (p for p in case.photos or [] if str(p).startswith(("https://", "http://"))), None)) if owner else None,
     }
 
 

@@ -116,8 +116,12 @@ def _detail(case: store.Case, user: StaffUser) -> dict[str, Any]:
     photos = [{"index": i, "url": f"/staff/api/cases/{case.number}/photos/{i}",
                "thumb": f"/staff/api/cases/{case.number}/photos/{i}?thumb=1"}
               for i, p in enumerate(case.photos or []) if media.find(str(p)) is not None]
+    # An Open311 client's media_url not (yet) fetched (bot/cases/media_url.py): shown as a link,
+    # never loaded by the console itself (the handler's browser decides to open it).
+    links = [str(p) for p in case.photos or [] if str(p).startswith(("https://", "http://"))]
     return {**_row(case), "description": case.description, "lat": case.lat, "lon": case.lon,
             "road": case.road, "extra": case.extra or {}, "channel": case.channel, "photos": photos,
+            "photo_links": links,
             "expected_by": _iso(case.expected_by), "followers": len(case.followers),
             "history": [{"at": _iso(e.at), "status": e.status, "status_name": store.STATUS_ZH.get(e.status, e.status),
                          "note": e.note, "actor": e.actor} for e in case.history],

@@ -39,7 +39,7 @@
       fact(dl, "到期", staff.fmtTime(c.due_at) + (c.due_in_working_days ? "（以工作天計）" : "") + (c.overdue ? "　已逾期" : ""));
     }
     const photos = $("photos");
-    if (c.photos.length) {
+    if (c.photos.length || (c.photo_links || []).length) {
       photos.replaceChildren();
       c.photos.forEach((p, i) => {
         const a = document.createElement("a");
@@ -50,6 +50,15 @@
         img.src = p.thumb;
         img.alt = "民眾提供的照片 " + (i + 1);
         a.append(img);
+        photos.append(a);
+      });
+      // Open311 media_url not stored here (refused as unsafe, or not fetched yet): a plain link.
+      (c.photo_links || []).forEach((url) => {
+        const a = document.createElement("a");
+        a.href = url;
+        a.target = "_blank";
+        a.rel = "noopener noreferrer";
+        a.textContent = "外部照片連結（未存入本系統）";
         photos.append(a);
       });
     }
