@@ -83,6 +83,12 @@ class Settings:
     api_docs: bool = False
     # LINE_ADD_FRIEND_URL: the link a group is given to add the assistant one to one (optional).
     line_add_friend_url: str = ""
+    # Notices citizens choose (bot.notices): quiet hours (Asia/Taipei, "" = none) that hold
+    # non-urgent notices until their end; a subscription's term in months; the renewal prompt
+    # this many days before it lapses.
+    notice_quiet_hours: str = "22:00-07:00"
+    notice_months: int = 6
+    notice_renew_days: int = 7
 
     @property
     def rasa_url(self) -> str:
@@ -96,7 +102,8 @@ class Settings:
 
     @property
     def actions_url(self) -> str:
-        return f"http://127.0.0.1:{self.actions_port}"
+        # BOT_ACTIONS_URL: the action server on another host (deploy/: one container per part).
+        return os.environ.get("BOT_ACTIONS_URL", "").strip().rstrip("/") or f"http://127.0.0.1:{self.actions_port}"
 
     @property
     def embedded(self) -> bool:
@@ -134,4 +141,7 @@ def settings() -> Settings:
         open311_publish_chat=os.environ.get("BOT_OPEN311_PUBLISH_CHAT", "").strip().lower() in ("1", "true", "yes"),
         api_docs=os.environ.get("BOT_API_DOCS", "").strip().lower() in ("1", "true", "yes"),
         line_add_friend_url=os.environ.get("LINE_ADD_FRIEND_URL", "").strip(),
+        notice_quiet_hours=os.environ.get("BOT_NOTICE_QUIET_HOURS", "22:00-07:00").strip(),
+        notice_months=_int("BOT_NOTICE_MONTHS", 6),
+        notice_renew_days=_int("BOT_NOTICE_RENEW_DAYS", 7),
     )

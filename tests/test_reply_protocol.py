@@ -186,10 +186,13 @@ def test_hand_over_notices_keep_the_protocol(monkeypatch) -> None:
     assert {o.custom["state"] for o in out} == {"queued", "bot", "person", "closed"}
 
 
-def test_the_subscription_schema_is_ready_for_later() -> None:
+def test_a_subscription_carries_topics_districts_and_expires() -> None:
     protocol.check([{"recipient_id": "x", "text": "已訂閱", "custom": {
-        "type": "subscription", "action": "subscribed",
-        "subscriptions": [{"topic": "road_works", "label": "道路施工", "district": "三民區"}]}}])
+        "type": "subscription", "action": "subscribed", "topics": ["roadworks"], "districts": ["三民區"],
+        "expires": "2027-06-06", "subscriptions": [{"id": 1, "topics": ["roadworks"], "districts": ["三民區"],
+                                                    "expires": "2027-06-06"}]}}])
+    assert protocol.errors({"recipient_id": "x", "text": "已訂閱", "custom": {
+        "type": "subscription", "action": "subscribed", "topics": ["road_works"], "districts": [], "expires": None}})
 
 
 # ---- whole REST conversations, in process ----------------------------------------------------

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot import db
 
-ROLES = ("handler", "operator", "curator", "admin")
+ROLES = ("handler", "operator", "curator", "broadcaster", "admin")  # broadcaster: bot.notices
 COOKIE = "staff_session"
 COOKIE_PATH = "/staff"
 IDLE = timedelta(hours=8)  # a session unused this long is over

@@ -23,7 +23,7 @@ def add_parsers(sub) -> None:
     a.add_argument("--display-name", default="")
     u = ssub.add_parser("add-user", help="create a staff user (password from BOT_USER_PASSWORD or a prompt)")
     u.add_argument("--username", required=True)
-    u.add_argument("--role", required=True, choices=["handler", "operator", "curator", "admin"])
+    u.add_argument("--role", required=True, choices=["handler", "operator", "curator", "broadcaster", "admin"])
     u.add_argument("--agency", help="agency id from knowledge_base/agencies.yml (required for handler)")
     u.add_argument("--display-name", default="")
     p = sub.add_parser("audit", help="the staff access log")

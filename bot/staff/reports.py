@@ -10,7 +10,9 @@ queries. Definitions (shown on the page and in the CSV):
 - repeat problems: places with 3+ reports of one service in the 90 days ending at the month's end,
   at least one of them in the month (bot.cases.repeats);
 - channels: cases filed in the month by `Case.channel` (phone, line, web, rest, open311), count and share;
-- notices: notifications rows written in the month (bot.notify), by channel.
+- notices: notifications rows written in the month (bot.notify), by channel, plus the LINE users
+  reached by broadcasts' multicasts (`line_multicast`: they write no notification row);
+- notices sent: broadcasts sent in the month (bot.notices) with their sent / failed / blocked figures.
 A handler's report is limited to their agency (its cases, transfers away from it); the
 clarify rate is city-wide and not shown to them, since a message that was not understood
 belongs to no agency yet; so are notices (a notification row names no case).
@@ -33,6 +35,7 @@ from bot import db
 from bot.cases import repeats as repeats_mod
 from bot.cases.store import Case, CaseEvent
 from bot.catalogue import catalogue
+from bot.notices import broadcasts
 from bot.notify import Notification
 from bot.staff.curation import CurationItem
 
@@ -165,6 +168,9 @@ def month_report(month: Month, agency: str | None = None) -> dict:
         prev_transfers = _curation_count(session, month.previous(), ("transfer",), agency)
         closing = _time_to_close(session, month, agency)
         notices = None if agency else _notices(session, month)
+    notices_sent = None if agency else broadcasts.month_figures(*month.bounds())
+    if notices is not None and notices_sent["line_messages"]:
+        notices["line_multicast"] = notices_sent["line_messages"]
     recurring = _repeats(month, agency)
     repeats_by_agency = Counter(g.agency for g in recurring)
 
@@ -221,6 +227,7 @@ def month_report(month: Month, agency: str | None = None) -> dict:
         "notices": None if notices is None else {
             "total": sum(notices.values()),
             "by_channel": [{"key": k, "count": notices[k]} for k in sorted(notices, key=lambda k: (-notices[k], k))]},
+        "notices_sent": notices_sent,
         "definitions": {
             "requests": "cases filed in the month (Asia/Taipei)",
             "clarify_rate": "clarify + fallback curation items / handled messages",
@@ -230,6 +237,7 @@ def month_report(month: Month, agency: str | None = None) -> dict:
                        "follows, reports after closing) in the 90 days ending at the month's end, one in the month",
             "channels": "cases filed in the month by channel (phone, line, web, rest = REST API, open311)",
             "notices": "notifications written in the month, by channel (city-wide)",
+            "notices_sent": "broadcasts sent in the month; recipients sent, failed, blocked; LINE billed messages",
         },
     }
 
@@ -271,4 +279,6 @@ def to_csv(report: dict) -> str:
         w.writerow([m, "notices", "total", "通知數", report["notices"]["total"], ""])
         for r in report["notices"]["by_channel"]:
             w.writerow([m, "notices", r["key"], r["key"], r["count"], ""])
+    for key, value in (report.get("notices_sent") or {}).items():
+        w.writerow([m, "notices_sent", key, key, value, ""])
     return buf.getvalue()

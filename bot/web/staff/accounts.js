@@ -2,7 +2,7 @@
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
-  const ROLE_ZH = {handler: "承辦人", operator: "1999 客服", curator: "知識管理", admin: "系統管理"};
+  const ROLE_ZH = {handler: "承辦人", operator: "1999 客服", curator: "知識管理", broadcaster: "通知發送", admin: "系統管理"};
   let me = null;
 
   function td(tr, text) { const c = document.createElement("td"); c.textContent = text || ""; tr.append(c); return c; }

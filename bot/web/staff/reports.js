@@ -58,10 +58,13 @@
     draw("chart-agency", "bar", r.by_agency.map((a) => a.name), [{label: "本月", data: r.by_agency.map((a) => a.count)},
       {label: "上月", data: r.by_agency.map((a) => a.previous)}]);
     fillTable("table-agency", ["機關", "本月", "上月", "變化", "重複通報"], r.by_agency.map((a) => [a.name, a.count, a.previous, change(a.change), a.repeats]));
-    const CHANNEL_ZH = {phone: "1999 電話", line: "LINE", web: "網頁", rest: "REST API", open311: "Open311"};
+    const CHANNEL_ZH = {phone: "1999 電話", line: "LINE", web: "網頁", rest: "REST API", open311: "Open311", line_multicast: "LINE 群發通知"};
     fillTable("table-channel", ["管道", "件數", "占比"], r.channels.map((c) => [CHANNEL_ZH[c.key] || c.key, c.count, pct(c.share)]));
     if (r.notices) {
-      fillTable("table-notice", ["管道", "通知數"], [...r.notices.by_channel.map((n) => [CHANNEL_ZH[n.key] || n.key, n.count]), ["合計", r.notices.total]]);
+      const sent = r.notices_sent || {};
+      fillTable("table-notice", ["管道", "通知數"], [...r.notices.by_channel.map((n) => [CHANNEL_ZH[n.key] || n.key, n.count]), ["合計", r.notices.total],
+        ["發出的公告（緊急）", (sent.broadcasts || 0) + "（" + (sent.emergency || 0) + "）"], ["公告送達／失敗／已封鎖", (sent.sent || 0) + "／" + (sent.failed || 0) + "／" + (sent.blocked || 0)],
+        ["LINE 計費則數（呼叫次數）", (sent.line_messages || 0) + "（" + (sent.line_calls || 0) + "）"]]);
     } else {
       fillTable("table-notice", ["管道", "通知數"], [["（全市數字，機關檢視不顯示）", ""]]);
     }
