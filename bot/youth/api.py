@@ -13,8 +13,10 @@ router = APIRouter(prefix="/api/youth", tags=["youth"])
 
 class ConsultIn(BaseModel):
     sender: str = Field(min_length=1, max_length=64)
-    program_id: str = Field(min_length=1, max_length=64)
+    program_id: str = Field(default="", max_length=64)
     contact_note: str = Field(default="", max_length=2000)
+    contact: str = Field(default="", max_length=100)  # a phone number or "LINE: id"
+    slots: list[str] = Field(default_factory=list, max_length=2)
 
 
 @router.get("/search")
@@ -43,10 +45,20 @@ async def compare(ids: str = Query(min_length=3, max_length=300)) -> dict[str, A
 
 @router.post("/consult", status_code=201)
 async def consult(body: ConsultIn) -> dict[str, Any]:
-    from bot.youth.consult import book_consultation
+    from bot.youth.consult import book_consultation, parse_contact
 
+    contact = parse_contact(body.contact) if body.contact else None
+    if body.contact and contact is None:
+        raise HTTPException(status_code=400, detail="contact must be a phone number or a LINE ID")
     try:
-        row = await run_in_threadpool(book_consultation, body.sender, body.program_id, body.contact_note)
+        row = await run_in_threadpool(
+            book_consultation,
+            body.sender,
+            body.program_id,
+            body.contact_note,
+            contact,
+            [s.strip()[:40] for s in body.slots if s.strip()],
+        )
     except ValueError as exc:
         raise HTTPException(status_code=400, detail=str(exc)) from exc
-    return {"id": row.id, "program_id": row.program_id, "status": row.status}
+    return {"id": row.id, "reference": row.reference, "program_id": row.program_id, "status": row.status}

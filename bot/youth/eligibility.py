@@ -14,12 +14,28 @@ from bot.youth.kb import Program
 from bot.youth.understand import Profile
 
 COND_ZH = {
-    "student": "在學學生", "not_student": "非在學", "unemployed": "失業或待業中", "disability": "持身心障礙證明",
-    "indigenous": "具原住民身分", "employment_insurance": "具就業保險身分",
+    "student": "在學學生",
+    "not_student": "非在學",
+    "unemployed": "失業或待業中",
+    "disability": "持身心障礙證明",
+    "indigenous": "具原住民身分",
+    "employment_insurance": "具就業保險身分",
     "unemployed_or_part_time": "長期失業或只有兼職",
+    "female": "女性",
+    "farmer": "從事農業",
+    "hakka": "具客語能力、願意住客庄",
+    "creator": "創作者",
+    "parent": "育有子女",
+    "employed": "在職",
+    "returning": "返鄉或在地投入地方創生",
 }
-APPLICANT_ZH = {"organisation": "團體或學校", "employer": "雇主", "student_club": "學生社團",
-                "team": "3人以上團隊", "business": "已登記的企業"}
+APPLICANT_ZH = {
+    "organisation": "團體或學校",
+    "employer": "雇主",
+    "student_club": "學生社團",
+    "team": "3人以上團隊",
+    "business": "已登記的企業",
+}
 
 
 @dataclass
@@ -47,7 +63,9 @@ def _you_age(p: Profile) -> str:
 
 
 def check(prog: Program, p: Profile) -> Verdict:
-    e, v, name = prog.eligibility, Verdict("eligible"), prog.name("zh")
+    # A requirement nobody has confirmed is neither held against the asker nor stated to them.
+    e = {k: val for k, val in prog.eligibility.items() if prog.confirmed(f"eligibility.{k}")}
+    v, name = Verdict("eligible"), prog.name("zh")
     conds = set(p.conditions)
     age = e.get("age") or {}
     if age and p.age is not None:
@@ -83,8 +101,9 @@ def check(prog: Program, p: Profile) -> Verdict:
             need = "設籍或就學於高雄"
         if p.residency is False and not (res.get("or_study") and "student" in conds):
             v.not_eligible.append(f"你的戶籍不在高雄，{name}需{need}")
-        elif p.residency and res.get("months") and p.residency_months is not None \
-                and p.residency_months < res["months"]:
+        elif (
+            p.residency and res.get("months") and p.residency_months is not None and p.residency_months < res["months"]
+        ):
             v.not_eligible.append(f"你設籍高雄{p.residency_months}個月，{name}需{need}")
         elif p.residency:
             v.matched.append("設籍高雄" if not res.get("months") or p.residency_months else f"需{need}（請確認）")
@@ -97,8 +116,14 @@ def check(prog: Program, p: Profile) -> Verdict:
             else:
                 v.to_check.append(f"需{COND_ZH[req]}")
             continue
+        if req == "female" and "male" in conds:
+            v.not_eligible.append(f"{name}限女性")
+            continue
+        if req == "employed" and conds & {"unemployed", "student"}:
+            v.to_check.append(f"需{COND_ZH[req]}")
+            continue
         have = bool(conds & {"unemployed", "part_time"}) if req == "unemployed_or_part_time" else req in conds
-        (v.matched if have else v.to_check).append(("符合" if have else "需") + COND_ZH[req])
+        (v.matched if have else v.to_check).append(("符合" if have else "需") + COND_ZH.get(req, req))
     applicant = e.get("applicant")
     if applicant in APPLICANT_ZH:
         said = {"organisation": "organisation", "employer": "employer", "student_club": "student_club"}.get(applicant)
@@ -124,8 +149,13 @@ class Deadline:
 
 
 def deadline(prog: Program, today: date) -> Deadline:
-    """Closed programmes stay in the answer, marked closed: people plan for the next round."""
-    per = prog.period
+    """Closed programmes stay in the answer, marked closed: people plan for the next round.
+    An unverified period is not stated: "unknown", with whom to ask."""
+    if not prog.confirmed("period"):
+        return Deadline("unknown", f"受理期間請洽{prog.provider.get('name') or '主辦單位'}確認")
+    per = dict(prog.period)
+    if not prog.confirmed("period.closes"):
+        per.pop("closes", None)
     base = per.get("text", "")
     opens, closes = per.get("opens"), per.get("closes")
     if per.get("yearly_closes"):

@@ -44,9 +44,16 @@ def get_encoder() -> Encoder:
 
         def enc(prompt: str) -> Callable[[Sequence[str]], np.ndarray]:
             def run(texts: Sequence[str]) -> np.ndarray:
-                out = model.encode(list(texts), prompt_name=prompt, batch_size=64,
-                                   normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
+                out = model.encode(
+                    list(texts),
+                    prompt_name=prompt,
+                    batch_size=64,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
                 return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
+
             return run
 
         return Encoder("st-e5-small:" + (ST_DIR / ".stamp").read_text().strip(), enc("query"), enc("passage"))

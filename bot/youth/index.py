@@ -26,9 +26,11 @@ from bot.youth.encoder import Encoder
 log = logging.getLogger("bot.youth")
 INDEX_VERSION = "1"  # bump when passage() or tokenisation changes
 # Words that carry no signal about which programme is meant (asked in almost every question).
-STOP = set("我 你 想 要 的 了 嗎 吗 呢 吧 有 沒 沒有 可以 能 能不能 請問 怎麼 如何 什麼 哪些 是 在 和 或 或是 與 及 有沒有 "  # noqa: E501 - one pattern per line reads best
-           "一下 這 那 個 嗎? 嗎？ 想要 需要 申請 補助嗎 哪裡 誰 自己 今年 歲 高雄 高雄市 is the a an i to for in of and "  # noqa: E501 - one pattern per line reads best
-           "or my me can do how what any there are want".split())
+STOP = set(
+    "我 你 想 要 的 了 嗎 吗 呢 吧 有 沒 沒有 可以 能 能不能 請問 怎麼 如何 什麼 哪些 是 在 和 或 或是 與 及 有沒有 "  # noqa: E501 - one pattern per line reads best
+    "一下 這 那 個 嗎? 嗎？ 想要 需要 申請 補助嗎 哪裡 誰 自己 今年 歲 高雄 高雄市 is the a an i to for in of and "  # noqa: E501 - one pattern per line reads best
+    "or my me can do how what any there are want".split()
+)
 _PUNCT = re.compile(r"^[\W_]+$")
 
 

@@ -23,9 +23,23 @@ CATEGORIES: dict[str, dict[str, str]] = {
     "overseas": {"zh": "海外圓夢", "en": "overseas"},
     "clubs_participation": {"zh": "社團與公共參與", "en": "clubs and participation"},
     "consulting": {"zh": "諮詢輔導", "en": "advice"},
+    "housing": {"zh": "租屋購屋", "en": "housing"},
+    "competition": {"zh": "創業競賽", "en": "competitions"},
+    "investment": {"zh": "投資募資", "en": "investment"},
 }
-REQUIRED = ("id", "title", "provider", "category", "summary", "eligibility", "benefit", "period",
-            "how_to_apply", "contact", "last_verified")
+REQUIRED = (
+    "id",
+    "title",
+    "provider",
+    "category",
+    "summary",
+    "eligibility",
+    "benefit",
+    "period",
+    "how_to_apply",
+    "contact",
+    "last_verified",
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +58,13 @@ class Program:
     contact: str
     last_verified: date | None
     unverified: tuple[str, ...] = field(default_factory=tuple)
+    sources: tuple[str, ...] = field(default_factory=tuple)
+
+    def confirmed(self, name: str) -> bool:
+        """False when `name` ("benefit", "period.closes", "eligibility.age") or the field it
+        belongs to is listed as unverified: such a fact is never stated to a citizen."""
+        parts = name.split(".")
+        return not any(".".join(parts[:i]) in self.unverified for i in range(1, len(parts) + 1))
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -54,9 +75,15 @@ class Program:
 
     def passage(self) -> str:
         """The text embedded for this programme: what it is, for whom, and how people say it."""
-        parts = [self.title["zh"], self.title.get("en", ""), self.provider.get("name", ""),
-                 "、".join(CATEGORIES[c]["zh"] for c in self.categories), self.summary,
-                 self.benefit.get("text", ""), "、".join(self.keywords)]
+        parts = [
+            self.title["zh"],
+            self.title.get("en", ""),
+            self.provider.get("name", ""),
+            "、".join(CATEGORIES[c]["zh"] for c in self.categories),
+            self.summary,
+            self.benefit.get("text", ""),
+            "、".join(self.keywords),
+        ]
         return "。".join(p for p in parts if p)
 
 
@@ -91,12 +118,23 @@ def load(path: Path = KB_PATH) -> list[Program]:
         period = dict(row["period"] or {})
         for key in ("opens", "closes"):
             period[key] = _as_date(period.get(key))
-        programs.append(Program(
-            id=row["id"], title=dict(row["title"]), provider=dict(row["provider"]),
-            category=row["category"], also=tuple(row.get("also") or ()), summary=row["summary"],
-            keywords=tuple(str(k) for k in row.get("keywords") or ()),
-            eligibility=dict(row["eligibility"] or {}), benefit=dict(row["benefit"] or {}), period=period,
-            how_to_apply=row["how_to_apply"], contact=row["contact"],
-            last_verified=_as_date(row["last_verified"]), unverified=tuple(row.get("unverified") or ()),
-        ))
+        programs.append(
+            Program(
+                id=row["id"],
+                title=dict(row["title"]),
+                provider=dict(row["provider"]),
+                category=row["category"],
+                also=tuple(row.get("also") or ()),
+                summary=row["summary"],
+                keywords=tuple(str(k) for k in row.get("keywords") or ()),
+                eligibility=dict(row["eligibility"] or {}),
+                benefit=dict(row["benefit"] or {}),
+                period=period,
+                how_to_apply=row["how_to_apply"],
+                contact=row["contact"],
+                last_verified=_as_date(row["last_verified"]),
+                unverified=tuple(row.get("unverified") or ()),
+                sources=tuple(str(u) for u in row.get("sources") or ()),
+            )
+        )
     return programs

@@ -34,7 +34,9 @@ class Weights:
     min_score: float = 0.86
 
 
-IDENTITY = {"disability", "indigenous"}
+# farmer, hakka, creator, parent, returning: programmes for one trade or situation (青農, 客庄,
+# 藝術家, 育兒租屋, 返鄉地方創生) are not what a young person means unless they say so.
+IDENTITY = {"disability", "indigenous", "farmer", "hakka", "creator", "parent", "returning"}
 
 
 @dataclass
@@ -84,12 +86,13 @@ class Searcher:
     def program(self, program_id: str) -> Program | None:
         return next((p for p in self._refresh().programs if p.id == program_id), None)
 
-    def search_many(self, texts: list[str], k: int = 10, today: date | None = None,
-                    contexts: list[dict | None] | None = None) -> list[Answer]:
+    def search_many(
+        self, texts: list[str], k: int = 10, today: date | None = None, contexts: list[dict | None] | None = None
+    ) -> list[Answer]:
         index = self._refresh()
         today = today or date.today()
         profiles = [understand(t, today).merged((contexts or [None] * len(texts))[i]) for i, t in enumerate(texts)]
-        dense = index.dense(self.encoder.query([p.text or " " for p in profiles]))
+        dense = index.dense(self.encoder.query([p.query or " " for p in profiles]))
         return [self._rank(index, prof, dense[i], k, today) for i, prof in enumerate(profiles)]
 
     def search(self, text: str, k: int = 10, today: date | None = None, context: dict | None = None) -> Answer:
@@ -97,7 +100,7 @@ class Searcher:
 
     def _rank(self, index: idx.Index, prof: Profile, dense: np.ndarray, k: int, today: date) -> Answer:
         w = self.weights
-        kw = index.bm25.scores(idx.tokens(prof.text))
+        kw = index.bm25.scores(idx.tokens(prof.query))
         kw_norm = kw / kw.max() if kw.max() > 0 else kw
         wanted = set(prof.categories)
         hits: list[Hit] = []

@@ -38,8 +38,9 @@ function youthCards(custom, ctx) {
   for (const c of (Array.isArray(custom.cards) ? custom.cards : []).slice(0, 8)) {
     const id = str(c.program_id);
     const status = str(c.status);
-    const badge = status ? el("span", { class: `badge ${status === "open" ? "open" : "closed"}`,
-      text: status === "open" ? t(lang, "open") : t(lang, "closed") }) : null;
+    // open / upcoming / unknown / closed (bot/youth/chat.py): only "closed" is drawn as closed.
+    const known = ["open", "upcoming", "unknown", "closed"].includes(status) ? status : "unknown";
+    const badge = status ? el("span", { class: `badge ${known}`, text: t(lang, known) }) : null;
     const pick = el("button", { type: "button", class: "secondary", "aria-pressed": ctx.compareSet.has(id) ? "true" : "false",
       text: ctx.compareSet.has(id) ? t(lang, "compared") : t(lang, "compare") });
     pick.addEventListener("click", () => {
