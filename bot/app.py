@@ -18,12 +18,16 @@ from bot.cases import retention
 from bot.channels import line, rest
 from bot.config import settings
 from bot.conversation import Conversation
+from bot.geo import address
+from bot.notices import broadcasts
+from bot.notices import http as notices_http
 from bot.privacy import configure_logging
 from bot.staff import accounts_console as staff_accounts
 from bot.staff import auth as staff_auth
 from bot.staff import cases_console as staff_cases
 from bot.staff import console as staff_console
-from bot.staff import curation_http, knowledge_http, operator, reports_http
+from bot.staff import curation_http, deliveries, knowledge_http, operator, reports_http, youth_consults
+from bot.staff import map_http as staff_map
 from bot.web import uploads
 from bot.youth import api as youth_api
 
@@ -34,6 +38,7 @@ STATIC = Path(__file__).resolve().parent / "web" / "static"
 async def lifespan(app: FastAPI):
     cfg = settings()
     db.create_tables()
+    address.warm()  # the address parser (Open311 and the web page's address box) builds in the background
     # Calls to our own parts (the Rasa replicas, the action server) carry the internal secret;
     # calls anywhere else do not (bot/internal.py).
     sign = internal.signer([*cfg.rasa_replicas, cfg.actions_url])
@@ -47,11 +52,14 @@ async def lifespan(app: FastAPI):
         retention.retention_days()  # a bad setting stops the start with its reason
         retention.chat_retention_days()  # conversations: BOT_RETENTION_CHAT_DAYS
         purger = asyncio.create_task(retention.daily())
+        # Notices held by quiet hours, and renewal prompts before subscriptions lapse: bot.notices.
+        notices_round = asyncio.create_task(broadcasts.run())
         try:
             yield
         finally:
             worker.cancel()
             purger.cancel()
+            notices_round.cancel()
 
 
 def create_app() -> FastAPI:
@@ -71,10 +79,14 @@ def create_app() -> FastAPI:
     app.include_router(operator.router)  # /staff/operator: hand-over desk (staff role operator)
     app.include_router(staff_console.router)  # /staff: log-in, shared assets, vendor JS
     app.include_router(staff_cases.router)  # /staff/cases: case list, map, detail, status, transfer
+    app.include_router(staff_map.router)  # /staff/api/districts (boundaries), /staff/api/cases-density
     app.include_router(staff_accounts.router)  # /staff/accounts: admin manages staff users
     app.include_router(curation_http.router)  # /staff/curation: queue, curated examples, retrain
     app.include_router(knowledge_http.router)  # /staff/knowledge: service answers, youth resources
     app.include_router(reports_http.router)  # /staff/reports: the month at a glance, CSV
+    app.include_router(youth_consults.router)  # /staff/youth/consults: youth consultations booked in the chat
+    app.include_router(deliveries.router)  # /staff/deliveries: answers/notifications LINE never took
+    app.include_router(notices_http.router)  # /staff/broadcasts: notices to subscribers (role broadcaster)
     staff_auth.install(app)  # 401/403 from staff dependencies as {"error": ...}
     app.add_middleware(staff_console.StaffGuard)  # no-store on staff answers; 403s and exports logged
     line.install(app)  # POST /webhooks/line; off (503) without LINE_CHANNEL_SECRET/TOKEN

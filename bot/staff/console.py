@@ -33,13 +33,18 @@ JS, CSS, PNG = "text/javascript; charset=utf-8", "text/css; charset=utf-8", "ima
 # /staff/static/<name> → bot/web/staff/<name>. Engineer B adds its page files here.
 ASSETS: dict[str, str] = {
     "staff.js": JS, "staff.css": CSS, "login.js": JS,
+    "consults.js": JS,  # /staff/youth/consults (bot/staff/youth_consults.py)
     "cases.js": JS, "case.js": JS, "accounts.js": JS, "phone.js": JS,
     "curation.js": JS, "curation.css": CSS, "knowledge.js": JS, "reports.js": JS,  # engineer B
+    "broadcasts.js": JS,  # bot.notices
+    "map.js": JS, "map.css": CSS,  # the case map: boundaries, clusters, density (cases.html)
 }
 # /staff/vendor/<name> → (file under node_modules, media type). npm packages pinned in package.json.
 VENDOR: dict[str, tuple[str, str]] = {
     "leaflet.js": ("leaflet/dist/leaflet.js", JS),
     "leaflet.css": ("leaflet/dist/leaflet.css", CSS),
+    "leaflet.markercluster.js": ("leaflet.markercluster/dist/leaflet.markercluster.js", JS),  # case map clusters
+    "MarkerCluster.css": ("leaflet.markercluster/dist/MarkerCluster.css", CSS),
     "chart.umd.js": ("chart.js/dist/chart.umd.js", JS),  # /staff/reports charts
 }
 
@@ -104,7 +109,8 @@ def serve_page(request: Request, name: str, *roles: str) -> Response:
 
 
 def home_for(user: StaffUser) -> str:
-    return {"operator": "/staff/operator", "curator": "/staff/curation", "admin": "/staff/cases"}.get(
+    return {"operator": "/staff/operator", "curator": "/staff/curation", "broadcaster": "/staff/broadcasts",
+            "admin": "/staff/cases"}.get(
         user.role, "/staff/cases")
 
 

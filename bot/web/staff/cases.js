@@ -1,12 +1,11 @@
-// The case queue: search, filters, sort, overdue view, paging, tallies, saved filters and a
-// Leaflet map. Citizen text only ever via textContent. Everything the list shows comes from
-// /staff/api/cases, which checks the agency on the server; the page only asks.
+// The case queue: search, filters, sort, overdue view, paging, tallies, saved filters; the map
+// is map.js (window.caseMap). Citizen text only ever via textContent. Everything the list shows
+// comes from /staff/api/cases, which checks the agency on the server; the page only asks.
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
-  const KAOHSIUNG = [22.68, 120.40];
   const DAY = 86400000;
-  let page = 1, pages = 1, map = null, layer = null, user = null;
+  let page = 1, pages = 1, user = null;
 
   function option(select, value, label) {
     const o = document.createElement("option");
@@ -157,41 +156,11 @@
     return data;
   }
 
-  function setupMap(tiles) {
-    if (!window.L) { $("map-note").textContent = "地圖元件未載入。"; return; }
-    map = L.map("map", {zoomControl: true, attributionControl: !!tiles}).setView(KAOHSIUNG, 10);
-    if (tiles) {
-      L.tileLayer(tiles, {maxZoom: 19}).addTo(map);
-    } else {
-      $("map-note").textContent = "未設定底圖（BOT_MAP_TILES_URL），只標出案件位置。";
-    }
-    layer = L.featureGroup().addTo(map);
-  }
-
-  async function loadMap() {
-    if (!map) return;
-    const data = await staff.api("GET", "/staff/api/cases-map?" + params());
-    layer.clearLayers();
-    for (const p of data.points) {
-      const m = L.circleMarker([p.lat, p.lon], {radius: 7, color: "#0b5cad", weight: 2, fillColor: "#3d8bd9", fillOpacity: 0.8});
-      const box = document.createElement("div");
-      const a = document.createElement("a");
-      a.href = "/staff/cases/" + encodeURIComponent(p.number);
-      a.textContent = p.number;
-      const info = document.createElement("p");
-      info.textContent = p.service + "・" + p.status;
-      box.append(a, info);
-      m.bindPopup(box);
-      m.addTo(layer);
-    }
-    $("map").dataset.points = String(data.points.length);
-    if (data.points.length) map.fitBounds(layer.getBounds().pad(0.2), {maxZoom: 15});
-  }
-
   async function refresh() {
     $("list-error").textContent = "";
     try {
-      const [data] = await Promise.all([loadList(), loadMap()]);
+      // The map (map.js: boundaries, clusters, density) shows the list's cases, all pages.
+      const [data] = await Promise.all([loadList(), window.caseMap ? caseMap.load(params()) : null]);
       return data;
     } catch (e) {
       $("list-error").textContent = e.message;
@@ -279,7 +248,7 @@
     for (const d of opts.districts) option($("f-district"), d, d);
     for (const s of opts.statuses) option($("f-status"), s.id, s.name);
     setForm(new URLSearchParams(location.search));
-    setupMap(opts.map_tiles || "");
+    if (window.caseMap) await caseMap.setup(opts, user).catch((e) => { $("map-note").textContent = e.message; });
     renderSaved();
     $("save-filter").addEventListener("click", saveCurrent);
     $("filters").addEventListener("submit", (ev) => { ev.preventDefault(); apply(); });

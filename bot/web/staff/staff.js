@@ -51,9 +51,12 @@
     ["curation", "待釐清", "/staff/curation", ["curator"]],
     ["knowledge", "知識庫", "/staff/knowledge", ["curator"]],
     ["reports", "月報", "/staff/reports", ["handler", "curator"]],
+    ["broadcasts", "發送通知", "/staff/broadcasts", ["broadcaster"]],
+    ["consults", "青年諮詢", "/staff/youth/consults", ["handler"]],
+    ["deliveries", "送達失敗", "/staff/deliveries", ["operator"]],
     ["accounts", "帳號", "/staff/accounts", []],
   ];
-  const ROLE_ZH = {handler: "承辦人", operator: "1999 客服", curator: "知識管理", admin: "系統管理"};
+  const ROLE_ZH = {handler: "承辦人", operator: "1999 客服", curator: "知識管理", broadcaster: "通知發送", admin: "系統管理"};
 
   async function nav(activeKey) {
     const el = document.getElementById("staff-nav");
