@@ -25,6 +25,9 @@ from bot.handoff import hook as handoff
 from bot.messages import Incoming, Location, Outgoing
 from bot.nlu import emergency, emergency_model
 from bot.nlu.normalise import MAX_CHARS, normalise
+from bot.notices import chat as notices_chat
+from bot.script import decide as decide_language
+from bot.script import localise
 
 log = logging.getLogger("bot.conversation")
 
@@ -88,8 +91,11 @@ class Conversation:
         self._homes: collections.OrderedDict[str, str] = collections.OrderedDict()  # sender -> replica URL
         self._background: set[asyncio.Future] = set()  # emergency turns on their way to Rasa
         emergency_model.warm()
+        # A kept message is leased to the gateway sending it for longer than one ask and its
+        # delivery take; a gateway that dies loses its leases after that (bot.pending).
         self.worker = pending.Worker(self._ask_kept, self._deliver_kept, self._hand_over,
-                                     settings.pending_handoff_after, extra=[self._file_outbox])
+                                     settings.pending_handoff_after, extra=[self._file_outbox],
+                                     lease=2 * settings.rasa_timeout + 20, recall=self._recall)
 
     def _least_busy(self, urls: tuple[str, ...]) -> int:
         n = len(urls)
@@ -170,6 +176,7 @@ class Conversation:
 
     async def handle(self, msg: Incoming) -> list[Outgoing]:
         started = time.monotonic()
+        msg = decide_language(msg)  # English / Simplified, decided once here and carried (bot/script.py)
         # Before anything else, needing nothing else (no Rasa, no action server, no database):
         # an emergency gets its number in every state of the conversation (bot/nlu/emergency.py).
         alarm = _alarm(msg)
@@ -179,8 +186,12 @@ class Conversation:
             self._tell_rasa(msg)
         else:
             held = await handoff.intercept(msg)  # with a person (or asking for one): not Rasa
+            # 「我要訂閱停水通知 三民區」「我的訂閱」「取消訂閱」 and their buttons: not Rasa either
+            noticed = None if held is not None else await notices_chat.intercept(msg)
             if held is not None:
                 status, replies = "handoff", held
+            elif noticed is not None:
+                status, replies = "notices", noticed
             else:
                 status, replies = await self._handle(msg)
                 if status not in KEPT_STATUSES:  # a kept turn joins the transcript when answered
@@ -195,7 +206,7 @@ class Conversation:
         log.info("message channel=%s sender=%s status=%s latency_ms=%d agency=%s service=%s",
                  msg.channel, msg.sender[:8], status, latency, agency, routed.get("service"))
         await asyncio.to_thread(self._record, msg, status, latency, agency, routed.get("service"))
-        return replies
+        return localise(replies, msg.metadata)
 
     async def _handle(self, msg: Incoming) -> tuple[str, list[Outgoing]]:
         if msg.payload is not None:
@@ -214,13 +225,17 @@ class Conversation:
             metadata["location"] = vars(msg.location)
         if msg.image_id is not None:
             metadata["image_id"] = msg.image_id
+        # The message's key goes to Rasa with it (kept in its tracker): a gateway that sends a
+        # kept message again first looks for it there, so the turn never runs twice (bot.pending).
+        key = uuid.uuid4().hex
+        metadata["message_key"] = key
         body = {"sender": f"{msg.channel}-{msg.sender}", "message": text, "metadata": metadata}
         started = time.monotonic()
-        kept = pending.Kept(uuid.uuid4().hex, time.time(), msg.channel, msg.sender, msg.lang, body,
-                            handoff.shown(msg))
+        kept = pending.Kept(key, time.time(), msg.channel, msg.sender, msg.lang, body, handoff.shown(msg))
         sorry = [Outgoing(text=_pick(msg.lang, KEPT, KEPT_EN), custom={"type": "kept", "phone": "1999"})]
-        if self.worker.has_waiting(msg.channel, msg.sender):
-            # Older messages of this citizen wait for Rasa: this one queues behind them, in order.
+        if await self.worker.waits(msg.channel, msg.sender):
+            # Older messages of this citizen wait for Rasa (kept by this gateway or another):
+            # this one queues behind them, in order.
             await self.worker.keep(kept, self.settings.rasa_deadline)
             return "queued", sorry
         request = asyncio.ensure_future(self.ask_rasa(body))
@@ -249,7 +264,7 @@ class Conversation:
         has it and an open case form closes (bot.cases.intake stops on the same detector); its
         answer is not sent again. Skipped when a person holds the conversation (Rasa never sees
         those turns) or older messages wait for Rasa (they keep their order)."""
-        if msg.text is None or self.worker.has_waiting(msg.channel, msg.sender):
+        if msg.text is None:
             return
         body = {"sender": f"{msg.channel}-{msg.sender}", "message": normalise(msg.text).text,
                 "metadata": {"channel": msg.channel, "lang": msg.lang, **msg.metadata}}
@@ -258,6 +273,8 @@ class Conversation:
             from bot.handoff import models, service
 
             try:
+                if await self.worker.waits(msg.channel, msg.sender):
+                    return  # older messages wait for Rasa (on any gateway): they keep their order
                 if await asyncio.to_thread(service.state, msg.channel, msg.sender) == models.BOT:
                     await self.ask_rasa(body)
             except Exception as exc:  # noqa: BLE001 - the citizen has the number already
@@ -271,9 +288,33 @@ class Conversation:
     async def _ask_kept(self, body: dict[str, Any]) -> list[dict]:
         return await self.ask_rasa(body)
 
+    async def _recall(self, kept: pending.Kept) -> list[dict] | None:
+        """Rasa's answer to a kept message it has already run (a gateway sent it, then died or
+        timed out), rebuilt from the bot events after it in the tracker; None if the tracker
+        does not have it (or this Rasa has no tracker API: then it is asked again). Raises
+        while no replica answers or the turn is still running (the next round looks again)."""
+        from bot import internal
+
+        sender = str(kept.body.get("sender", ""))
+        events: list[dict] | None = None
+        for url in self.settings.rasa_replicas:
+            try:
+                resp = await self.client.get(f"{url}/conversations/{sender}/tracker",
+                                             params={"token": internal.token()}, timeout=self.settings.rasa_timeout)
+            except httpx.HTTPError:
+                continue
+            if resp.status_code in (404, 405):
+                return None
+            if resp.status_code == 200:
+                events = resp.json().get("events") or []
+                break
+        if events is None:
+            raise RasaUnavailable("no tracker")
+        return answer_in_tracker(events, kept.key, sender, 2 * self.settings.rasa_timeout)
+
     async def _deliver_kept(self, kept: pending.Kept, messages: list[dict]) -> None:
         msg = _incoming(kept)
-        replies = await handoff.observe(msg, merge(messages))
+        replies = localise(await handoff.observe(msg, merge(messages)), kept.body.get("metadata") or {})
         await notify.notify(kept.channel, kept.sender, replies, f"pending-{kept.key}")
         log.info("kept message answered channel=%s sender=%s waited_ms=%d", kept.channel, kept.sender[:8],
                  int((time.time() - kept.received) * 1000))
@@ -291,7 +332,8 @@ class Conversation:
 
         notice = await asyncio.to_thread(queue)
         if notice is not None:
-            await notify.notify(first.channel, first.sender, [notice], f"pending-handoff-{first.key}")
+            await notify.notify(first.channel, first.sender, localise([notice], first.body.get("metadata") or {}),
+                                f"pending-handoff-{first.key}")
         log.info("kept messages handed to a person channel=%s sender=%s count=%d", first.channel,
                  first.sender[:8], len(kepts))
 
@@ -299,13 +341,19 @@ class Conversation:
         """Cases confirmed while the database was down (bot.cases.outbox): file, then tell."""
         from bot.cases import intake, outbox
 
-        for path in await asyncio.to_thread(outbox.waiting):
+        if not await asyncio.to_thread(outbox.any_left) or not await asyncio.to_thread(db.ping):
+            return  # nothing kept, or the database still down: the files stay as they are
+        # Taken by this gateway (renamed): another gateway draining the same folder skips it.
+        for path in await asyncio.to_thread(outbox.take, self.worker.owner):
             try:
                 new, case = await asyncio.to_thread(outbox.file_one, path)
             except (ValueError, TypeError) as exc:  # CaseError, a damaged file: never fileable
                 await asyncio.to_thread(outbox.set_aside, path)
                 log.error("outbox case cannot be filed (%s); set aside for staff", type(exc).__name__)
                 continue
+            except Exception:
+                await asyncio.to_thread(outbox.release, path)  # the database is still down
+                raise
             await notify.notify(new.channel, new.citizen, intake.filed(case), f"case-filed-{new.intake_key}")
             await asyncio.to_thread(outbox.done, path)
             log.info("outbox case filed %s channel=%s", case.number, new.channel)
@@ -318,6 +366,41 @@ class Conversation:
                                         "latency_ms": latency, "agency": agency, "service": service})
         except Exception as exc:  # noqa: BLE001 - the reply matters more than the report row
             log.warning("message log not written: %s", type(exc).__name__)
+
+
+def answer_in_tracker(events: list[dict], key: str, sender: str, running_for: float) -> list[dict] | None:
+    """Rasa's answer (as its REST channel gives it) to the user message carrying `key` in its
+    metadata, from the tracker's events; None if that message is not there. Raises
+    RasaUnavailable while its turn may still be running (no action_listen yet, last event less
+    than `running_for` s ago)."""
+    at = next((i for i, e in enumerate(events) if e.get("event") == "user"
+               and (e.get("metadata") or {}).get("message_key") == key), None)
+    if at is None:
+        return None
+    turn = []
+    for event in events[at + 1:]:
+        if event.get("event") == "user":
+            break
+        turn.append(event)
+    if not any(e.get("event") == "action" and e.get("name") == "action_listen" for e in turn):
+        last = max((float(e.get("timestamp") or 0) for e in [events[at], *turn]), default=0.0)
+        if time.time() - last < running_for:
+            raise RasaUnavailable("turn still running")  # look again next round
+        # A turn that stopped halfway (its Rasa died): what it said, or asked again if nothing.
+        if not any(e.get("event") == "bot" for e in turn):
+            return None
+    out: list[dict] = []
+    for event in turn:
+        if event.get("event") != "bot":
+            continue
+        data = event.get("data") or {}
+        if event.get("text") is not None or data.get("buttons") or data.get("image"):
+            item = {"recipient_id": sender, "text": event.get("text")}
+            item.update({k: data[k] for k in ("buttons", "image") if data.get(k)})
+            out.append(item)
+        if data.get("custom") is not None:  # Rasa's REST answer sends it as a message of its own
+            out.append({"recipient_id": sender, "custom": data["custom"]})
+    return out
 
 
 def _alarm(msg: Incoming) -> emergency.Alarm:

@@ -8,6 +8,8 @@ from bot.messages import Button, Outgoing
 from bot.nlu.router import Decision
 
 HANDOFF_PAYLOAD = "/human_handoff"
+# A service unit named after a ministry is a national body (knowledge_base/services/foreign_residents.yml).
+NATIONAL = ("內政部", "勞動部", "衛生福利部", "交通部", "外交部", "財政部", "經濟部")
 
 
 def for_decision(decision: Decision, lang: str = "zh", cat: Catalogue | None = None) -> list[Outgoing]:
@@ -44,7 +46,11 @@ def for_decision(decision: Decision, lang: str = "zh", cat: Catalogue | None = N
     agency = cat.agencies[svc.agency]
     who = agency.en if lang == "en" and agency.en else agency.zh
     unit = "" if svc.unit in (who, agency.zh) else f"（{svc.unit}）"
-    head = f"{svc.name(lang)}: handled by {who}." if lang == "en" else f"【{svc.name_zh}】由{who}{unit}處理。"
+    head = f"{svc.name(lang)}: handled by the {who}." if lang == "en" else f"【{svc.name_zh}】由{who}{unit}處理。"
+    if svc.unit.startswith(NATIONAL) and not svc.agency.startswith("EXT-"):
+        # A national body decides (ARC, work permits): the city desk routed to is not named as
+        # the one that handles it; the answer says who does and how to reach them.
+        head = f"{svc.name(lang)}: a national matter." if lang == "en" else f"【{svc.name_zh}】由{svc.unit}辦理。"
     return [
         Outgoing(
             text=f"{head}\n{svc.answer(lang)}",

@@ -31,6 +31,20 @@ CLOSED = "mon 00:00-00:01"  # practically always closed
 # Ways of asking for a person: each does what the hand-over button does.
 ASKING = ["我要找真人", "轉人工", "真人客服", "叫你們主管來", "talk to a person", "human please", "找客服",
           "转人工客服", "我不要跟機器人講！"]
+# Answered in the citizen's language and script (bot/script.py): English to English, Simplified
+# to Simplified.
+SAID = {
+    "zh": {"back": "回到小幫手", "hours": "週一 00:00–00:01", "words": ["沒有幫您排隊", "最快"], "wait": "請稍候"},
+    "en": {"back": "Back to the assistant", "hours": "Mon 00:00–00:01", "words": ["not been queued", "next staffed"],
+           "wait": "please wait"},
+    "hans": {"back": "回到小帮手", "hours": "周一 00:00–00:01", "words": ["没有帮您排队", "最快"], "wait": "请稍候"},
+}
+
+
+def said_in(words: str) -> dict:
+    if any("a" <= c.lower() <= "z" for c in words):
+        return SAID["en"]
+    return SAID["hans"] if words == "转人工客服" else SAID["zh"]
 
 
 @pytest.fixture()
@@ -148,7 +162,7 @@ def test_each_way_of_asking_does_what_the_button_does(chat, words) -> None:
     out = say(client, words)
     assert seen == [], "asking for a person never waits on the assistant"
     assert [m["custom"]["type"] for m in out] == ["handoff"] and out[0]["custom"]["state"] == "queued"
-    assert out[0]["buttons"] == [{"title": "回到小幫手", "payload": "/handoff_cancel"}]
+    assert out[0]["buttons"] == [{"title": said_in(words)["back"], "payload": "/handoff_cancel"}]
     queue = client.get("/staff/operator/api/queue", headers=OP).json()
     assert [(q["state"], q["reason"]) for q in queue] == [("queued", "asked")]
     say(client, "還在嗎？")
@@ -161,10 +175,11 @@ def test_outside_hours_asking_is_told_the_truth_and_the_assistant_goes_on(chat, 
     monkeypatch.setenv("BOT_HANDOFF_HOURS", CLOSED)
     out = say(client, words)
     [notice] = [m["custom"] for m in out]
-    assert notice["type"] == "handoff" and notice["state"] == "closed" and notice["hours"] == "週一 00:00–00:01"
+    expect = said_in(words) if words != "/human_handoff" else SAID["zh"]
+    assert notice["type"] == "handoff" and notice["state"] == "closed" and notice["hours"] == expect["hours"]
     text = out[0]["text"]
-    assert "沒有幫您排隊" in text and "週一 00:00–00:01" in text and "1999" in text and "最快" in text
-    assert "請稍候" not in text, "nobody is told to wait for a person who is not there"
+    assert all(w in text for w in expect["words"]) and expect["hours"] in text and "1999" in text, text
+    assert expect["wait"] not in text.lower(), "nobody is told to wait for a person who is not there"
     assert client.get("/staff/operator/api/queue", headers=OP).json() == [], "nothing queued out of hours"
     after = say(client, "巷口路燈不亮")
     assert len(seen) == 1 and after[0]["custom"]["type"] == "routed", "the assistant keeps helping"
