@@ -25,14 +25,18 @@ from tests.conftest import clear_caches, free_port
 from tests.test_survive_pending import FakeRasa
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "emergency_cases.yml").read_text(encoding="utf-8"))
-# The recall the detector reaches on the fixed cases today (measured: benchmarks/emergency_eval.py);
-# the goal is 1.0. A change that loses any of these fails here.
-RECALL_FLOOR = 0.75
+# Every fixed case must be caught (issue #17 item 5). This file is a regression check, not the
+# blind figure (that is a held-apart set scored by the lead): four rule phrases (載浮載沉, 項鍊扯走,
+# English "smoke pouring out", "force the door") were added after it showed them missing, and no
+# line of it is in the training data (nlu_data/emergency/README.md).
+RECALL_FLOOR = 1.0
 
 
 @pytest.fixture(scope="module", autouse=True)
 def model() -> emergency_model.Model:
-    loaded = emergency_model.current()  # trained by set-up (`bot train`), or now if missing
+    emergency_model.ensure()  # trained by set-up (`bot train`); here only if the data changed since
+    emergency_model.reset()
+    loaded = emergency_model.current()
     assert loaded is not None
     return loaded
 
@@ -54,8 +58,11 @@ def test_fixed_lookalikes_raise_no_alarm() -> None:
 
 
 def test_false_alarms_on_real_routine_cases_at_most_one_in_a_thousand() -> None:
-    texts = [line for line in emergency_data.ROUTINE_FILE.read_text(encoding="utf-8").splitlines()
-             if line and not line.startswith("#")]
+    texts = [
+        line
+        for line in emergency_data.ROUTINE_FILE.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
     assert len(texts) > 8000
     alarms = [t for t in texts if _assess(t).level != emergency.NONE]
     assert len(alarms) <= len(texts) // 1000, alarms
@@ -83,8 +90,17 @@ def test_short_chat_replies_raise_no_alarm() -> None:
 
 
 def test_figurative_cries_and_general_questions_raise_no_alarm() -> None:
-    for text in ("救命啊 好熱", "救命啊 作業寫不完", "排隊排到快昏倒", "被工作壓得喘不過氣", "預算被砍了",
-                 "如果有人昏倒要怎麼做CPR", "遇到火災要怎麼逃生", "一氧化碳中毒的症狀有哪些", "叫救護車要付錢嗎"):
+    for text in (
+        "救命啊 好熱",
+        "救命啊 作業寫不完",
+        "排隊排到快昏倒",
+        "被工作壓得喘不過氣",
+        "預算被砍了",
+        "如果有人昏倒要怎麼做CPR",
+        "遇到火災要怎麼逃生",
+        "一氧化碳中毒的症狀有哪些",
+        "叫救護車要付錢嗎",
+    ):
         assert _assess(text).level == emergency.NONE, text
     # ... while the real cry and the real event still are hard alarms
     assert _assess("救命啊 有人拿刀").level == emergency.HARD
@@ -116,6 +132,7 @@ def test_model_file_is_plain_weights_scored_without_sklearn() -> None:
 
 # ---- the gateway: before anything else, with Rasa down ---------------------------------------
 
+
 @pytest_asyncio.fixture
 async def gateway(tmp_path, monkeypatch) -> AsyncIterator[tuple[httpx.AsyncClient, FakeRasa]]:
     rasa = FakeRasa(free_port())  # not started: Rasa is down
@@ -135,8 +152,9 @@ async def gateway(tmp_path, monkeypatch) -> AsyncIterator[tuple[httpx.AsyncClien
 
 
 async def _say(client: httpx.AsyncClient, sender: str, text: str) -> list[dict]:
-    resp = await client.post("/webhooks/rest/webhook", json={"sender": sender, "message": text,
-                                                              "metadata": {"channel": "web"}})
+    resp = await client.post(
+        "/webhooks/rest/webhook", json={"sender": sender, "message": text, "metadata": {"channel": "web"}}
+    )
     assert resp.status_code == 200, resp.text
     return resp.json()
 
@@ -177,3 +195,40 @@ async def test_soft_alarm_puts_the_number_first_then_the_normal_answer(gateway, 
     replies = await _say(client, "citizen-h", "呼吸有咻咻聲")
     assert "119" in replies[0]["text"] and replies[0]["custom"]["level"] == "soft"  # docs/reply_protocol.md
     assert replies[1]["text"] == "echo:呼吸有咻咻聲"
+
+
+def test_a_missing_model_is_never_trained_on_a_message(monkeypatch) -> None:
+    """Set-up builds the model (`bot train`); a message without it gets the rules at once."""
+
+    def no_training(*_a, **_k):
+        raise AssertionError("trained on a message")
+
+    monkeypatch.setattr(emergency_model, "train", no_training)
+    monkeypatch.setattr(emergency_model, "digest", lambda: "0000000000000000")  # data with no model file
+    emergency_model.reset()
+    try:
+        assert emergency_model.current() is None
+        alarm = _assess("有人昏倒了叫不醒")
+        assert (alarm.level, alarm.by, alarm.number) == (emergency.HARD, "rule", "119")
+        assert _assess("巷口路燈不亮").level == emergency.NONE
+    finally:
+        monkeypatch.undo()
+        emergency_model.reset()
+    assert emergency_model.current() is not None
+
+
+def test_training_set_is_grouped_by_section_for_cross_validation() -> None:
+    examples = emergency_data.load(augment=False)
+    own = [e for e in examples if e.source in ("own", "lookalike")]
+    assert all(e.section for e in own)
+    folds = emergency_model.folds(examples)
+    by_group: dict[int, set[int]] = {}
+    for e, f in zip(examples, folds, strict=True):
+        by_group.setdefault(e.group, set()).add(f)
+    assert all(len(f) == 1 for f in by_group.values())  # a section never straddles two folds
+    for kind in (lambda e: e.label > 0, lambda e: e.source == "lookalike"):
+        sizes = [
+            sum(1 for e, f in zip(examples, folds, strict=True) if kind(e) and f == k)
+            for k in range(emergency_model.FOLDS)
+        ]
+        assert min(sizes) > 0.5 * max(sizes), sizes  # every fold validates a fair share of each kind

@@ -27,8 +27,9 @@ def test_emergency_inside_a_case_form_gets_the_number_at_once(tmp_path):
         assert "哪裡" in _texts(first), first  # the case form is open, asking where
 
         urgent = stack.say(browser, "有人從二樓摔下來了，躺在地上不動", **meta)
-        assert urgent[0].get("custom") == {"type": "emergency", "number": "119", "numbers": ["119"],
-                                           "level": "hard"}, urgent
+        assert urgent[0].get("custom") == {"type": "emergency", "number": "119", "numbers": ["119"], "level": "hard"}, (
+            urgent
+        )
         assert "119" in urgent[0]["text"] and "照片" not in _texts(urgent)
 
         time.sleep(2)  # Rasa hears of the emergency turn after the citizen has the number

@@ -79,8 +79,7 @@ class ModelGate:
 
     def content(self, lowered: str) -> int:
         """Content units: Chinese characters and Latin words that are not fillers."""
-        return sum(1 for u in _UNITS.findall(lowered)
-                   if u not in (self.filler_en if u.isascii() else self.filler))
+        return sum(1 for u in _UNITS.findall(lowered) if u not in (self.filler_en if u.isascii() else self.filler))
 
     def danger_concept(self, lowered: str) -> bool:
         return any(p.search(lowered) for p in self.danger)
@@ -97,8 +96,10 @@ RULES_FILE = KB_DIR / "emergency.yml"
 def rules(path: Path | None = None) -> Rules:
     data = yaml.safe_load((path or RULES_FILE).read_text(encoding="utf-8"))
     return Rules(
-        tuple(EmergencyRule(agency, spec["service"], _compile(spec["patterns"]), _compile(spec.get("not_if")))
-              for agency, spec in data["numbers"].items()),
+        tuple(
+            EmergencyRule(agency, spec["service"], _compile(spec["patterns"]), _compile(spec.get("not_if")))
+            for agency, spec in data["numbers"].items()
+        ),
         _compile(data.get("not_if_any")),
         _compile(data.get("past")),
         _compile(data.get("now")),
@@ -108,8 +109,12 @@ def rules(path: Path | None = None) -> Rules:
 
 
 def _gate(spec: dict) -> ModelGate:
-    return ModelGate(int(spec.get("min_content", 5)), frozenset(str(spec.get("filler") or "")),
-                     frozenset(str(w).lower() for w in spec.get("filler_en") or []), _compile(spec.get("danger")))
+    return ModelGate(
+        int(spec.get("min_content", 5)),
+        frozenset(str(spec.get("filler") or "")),
+        frozenset(str(w).lower() for w in spec.get("filler_en") or []),
+        _compile(spec.get("danger")),
+    )
 
 
 def model_level(lowered: str, p: float, soft: float, hard: float, r: Rules | None = None) -> str:

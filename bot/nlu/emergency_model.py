@@ -1,13 +1,14 @@
 """The emergency classifier: n-gram TF-IDF + two logistic regressions (emergency or not; 110 or 119).
 
-Trained with scikit-learn (`python -m bot train`, or at first use when the file is missing) and
+Trained with scikit-learn by set-up (`python -m bot train`, never on a citizen's message) and
 exported as plain JSON weights, so that scoring is a few dictionary look-ups in pure Python:
 no scikit-learn import in the gateway (it starts fast), the same file works in either
 environment, and no pickle ties it to a library version. The file is keyed by the hash of the
 training data and of this code (models/emergency-<hash>.json).
 
 Thresholds come from 5-fold cross-validation on the training set itself (folds grouped by the
-example a variant was made from), never from a held-out set, with the rules, vetoes and the
+section an example was written in: a category or a style, so a fold's phrasings were never seen),
+never from a held-out set, with the rules, vetoes and the
 model gate (`emergency.model_level`: no alarm from the classifier alone on a text with too little
 content and no danger concept; a hard one only with both) applied as in use.
 """
@@ -32,14 +33,16 @@ log = logging.getLogger("bot.nlu.emergency")
 MODELS_DIR = Path(os.environ.get("BOT_MODELS_DIR", ROOT / "models"))
 NGRAMS = (1, 2, 3)
 FOLDS = 5
-# False-alarm budgets the soft threshold is chosen under (cross-validated, out of fold, the
-# rules' own false alarms included). Routine requests: the target, 0.1 %. Look-alikes: 5 %,
-# five times the 1 % target, because ours are adversarial by construction (each written to fool
-# the detector, each counted in four variants) and a soft alarm costs one extra line while a
-# missed emergency may cost a life (at 2 % the classifier added almost nothing to the rules).
-# A hard alarm (the emergency answer alone) keeps within half of them.
-BUDGET_LOOKALIKE = 0.05
-BUDGET_ROUTINE = 0.001
+# False-alarm budgets the soft threshold is chosen under, as shares of ALL the negatives of a kind
+# (cross-validated out of fold, the rules' own false alarms and soft alarms included, as the
+# targets count them): look-alikes ≤ 1 % and routine requests ≤ 0.1 % are the targets; we spend
+# 80 % of each, because a phrasing written apart from our set fares worse than cross-validation
+# (a whole section is left out per fold, but it was still written by us).
+# Our own routing examples (nlu_data/services/) get 0.2 %: some sit on the line
+# ("突然斷電，電梯裡還有人", "變電箱旁邊聞到燒焦味"), where a soft alarm (one extra line) is no harm.
+BUDGET_LOOKALIKE = 0.008
+BUDGET_ROUTINE = 0.0008
+BUDGET_SERVICES = 0.002
 HARD_SHARE = 0.5
 _UNITS = re.compile(r"[a-z0-9']+|[\u3400-\u9fff\uf900-\ufaff]")
 
@@ -51,7 +54,7 @@ def features(text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for n in NGRAMS:
         for i in range(len(units) - n + 1):
-            gram = " ".join(units[i:i + n]) if n > 1 else units[i]
+            gram = " ".join(units[i : i + n]) if n > 1 else units[i]
             counts[gram] = counts.get(gram, 0) + 1
     return counts
 
@@ -104,6 +107,7 @@ def model_path(key: str | None = None) -> Path:
 
 # ---- training (scikit-learn, imported only here) -------------------------------------------
 
+
 def _fit(texts: list[str], alarm: list[int], number: list[int]):
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
@@ -112,8 +116,12 @@ def _fit(texts: list[str], alarm: list[int], number: list[int]):
     x = vec.fit_transform(texts)
     pos = sum(alarm)
     # Emergencies are ~1 in 10 of the set; weigh them up so a rare phrasing still counts.
-    clf = LogisticRegression(C=8.0, class_weight={0: 1.0, 1: max(1.0, (len(alarm) - pos) / pos / 3)},
-                             max_iter=2000, solver="liblinear")
+    # C and the weight chosen by the grouped cross-validation (benchmarks/emergency_eval.py --cv):
+    # C 8 and 16 (positives ÷3) and 32 (÷1.5) gave pooled recall 0.911 / 0.912 / 0.916 at the
+    # same false alarms (0.5 % look-alikes); 16 and ÷2 sits between them.
+    clf = LogisticRegression(
+        C=16.0, class_weight={0: 1.0, 1: max(1.0, (len(alarm) - pos) / pos / 2)}, max_iter=2000, solver="liblinear"
+    )
     clf.fit(x, alarm)
     rows = [i for i, a in enumerate(alarm) if a]
     num = LogisticRegression(C=8.0, max_iter=2000, solver="liblinear", class_weight="balanced")
@@ -134,21 +142,24 @@ def _threshold(scores: list[float], fixed: int, budget: float, total: int) -> fl
 
 def thresholds(examples, oof: list[float], rules=None) -> tuple[float, float]:
     """Soft and hard thresholds from out-of-fold scores, the rules, vetoes and the model gate
-    (`emergency.model_level`) applied as in use: a negative the gate keeps from any alarm spends
-    no budget, and only one with a danger concept and enough content can spend the hard one."""
+    (`emergency.model_level`) applied as in use: a negative the gate keeps from any alarm raises
+    none, and only one with a danger concept and enough content can raise a hard one. Budgets
+    are shares of all the negatives of a kind (look-alikes; our routing examples; real routine
+    cases), as the targets count false alarms."""
     from bot.nlu import emergency
 
     rules = rules or emergency.rules()
     gate = rules.gate
-    # per set: (scores that may raise a soft alarm, scores that may raise a hard one, rule alarms)
-    by_set: dict[str, tuple[list[float], list[float], list[int]]] = {
-        "lookalike": ([], [], [0]), "routine": ([], [], [0])}
+    # per kind: (scores that may raise a soft alarm, scores that may raise a hard one, [rule alarms, all])
+    budgets = {"lookalike": BUDGET_LOOKALIKE, "services": BUDGET_SERVICES, "routine": BUDGET_ROUTINE}
+    by_set: dict[str, tuple[list[float], list[float], list[int]]] = {k: ([], [], [0, 0]) for k in budgets}
     for p, e in zip(oof, examples, strict=True):
         if e.label:
             continue
-        soft_scores, hard_scores, fixed = by_set["lookalike" if e.source == "lookalike" else "routine"]
+        soft_scores, hard_scores, counts = by_set[e.source if e.source in budgets else "routine"]
+        counts[1] += 1
         if emergency.rule_match(e.text, rules) is not None:
-            fixed[0] += 1
+            counts[0] += 1
         elif not emergency.vetoed(e.text, rules):
             danger, enough = gate.danger_concept(e.text), gate.content(e.text) >= gate.min_content
             if danger or enough:
@@ -157,23 +168,43 @@ def thresholds(examples, oof: list[float], rules=None) -> tuple[float, float]:
                 hard_scores.append(p)
 
     def within(share: float, which: int) -> float:
-        look, rout = by_set["lookalike"], by_set["routine"]
-        # budgets over the negatives that can be alarmed at all (as before: vetoed or gated ones
-        # would dilute the rate with easy cases)
-        return max(_threshold(look[which], look[2][0], BUDGET_LOOKALIKE * share, len(look[which]) + look[2][0]),
-                   _threshold(rout[which], rout[2][0], BUDGET_ROUTINE * share, len(rout[which]) + rout[2][0]))
+        return max(
+            _threshold(scores[which], scores[2][0], budgets[kind] * share, scores[2][1])
+            for kind, scores in by_set.items()
+        )
 
     return within(1.0, 0), max(within(HARD_SHARE, 1), within(1.0, 0))
 
 
+def folds(examples) -> list[int]:
+    """The cross-validation fold of every example: whole groups (sections) to a fold, each kind
+    (emergencies, look-alikes, other negatives) spread evenly, largest groups first, so that no
+    fold is left with a handful of look-alikes."""
+    sizes: dict[tuple[str, int], int] = {}
+    for e in examples:
+        key = ("pos" if e.label else e.source, e.group)
+        sizes[key] = sizes.get(key, 0) + 1
+    load: dict[str, list[int]] = {}
+    fold_of: dict[tuple[str, int], int] = {}
+    for key, n in sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0])):
+        counts = load.setdefault(key[0], [0] * FOLDS)
+        fold_of[key] = min(range(FOLDS), key=lambda f: (counts[f], f))
+        counts[fold_of[key]] += n
+    return [fold_of[("pos" if e.label else e.source, e.group)] for e in examples]
+
+
 def cross_validate(examples) -> list[float]:
-    """Out-of-fold P(emergency) for every example (folds by example group)."""
+    """Out-of-fold P(emergency) for every example (folds by section: `folds`)."""
     oof = [0.0] * len(examples)
+    fold_of = folds(examples)
     for fold in range(FOLDS):
-        train = [i for i, e in enumerate(examples) if e.group % FOLDS != fold]
-        test = [i for i, e in enumerate(examples) if e.group % FOLDS == fold]
-        vec, clf, _ = _fit([examples[i].text for i in train], [int(examples[i].label > 0) for i in train],
-                           [int(examples[i].label == 119) for i in train])
+        train = [i for i, f in enumerate(fold_of) if f != fold]
+        test = [i for i, f in enumerate(fold_of) if f == fold]
+        vec, clf, _ = _fit(
+            [examples[i].text for i in train],
+            [int(examples[i].label > 0) for i in train],
+            [int(examples[i].label == 119) for i in train],
+        )
         probs = clf.predict_proba(vec.transform([examples[i].text for i in test]))[:, 1]
         for i, p in zip(test, probs, strict=True):
             oof[i] = float(p)
@@ -189,24 +220,42 @@ def train(path: Path | None = None) -> Path:
     examples = emergency_data.load()
     oof = cross_validate(examples)
     soft, hard = thresholds(examples, oof)
-    vec, clf, num = _fit([e.text for e in examples], [int(e.label > 0) for e in examples],
-                         [int(e.label == 119) for e in examples])
+    vec, clf, num = _fit(
+        [e.text for e in examples], [int(e.label > 0) for e in examples], [int(e.label == 119) for e in examples]
+    )
     idf, w_alarm, w_number = vec.idf_, clf.coef_[0], num.coef_[0]
-    terms = {t: [round(float(idf[j]), 5), round(float(w_alarm[j]), 5), round(float(w_number[j]), 5)]
-             for t, j in vec.vocabulary_.items()}
+    terms = {
+        t: [round(float(idf[j]), 5), round(float(w_alarm[j]), 5), round(float(w_number[j]), 5)]
+        for t, j in vec.vocabulary_.items()
+    }
     positives = [p for p, e in zip(oof, examples, strict=True) if e.label]
     report = {
-        "examples": len(examples), "emergencies": len(positives), "soft": soft, "hard": hard,
+        "examples": len(examples),
+        "emergencies": len(positives),
+        "soft": soft,
+        "hard": hard,
         "cv_recall_soft": round(sum(p >= soft for p in positives) / len(positives), 4),
         "cv_recall_hard": round(sum(p >= hard for p in positives) / len(positives), 4),
         "training_s": round(time.monotonic() - started, 1),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"digest": key, "bias_alarm": float(clf.intercept_[0]),
-                               "bias_number": float(num.intercept_[0]), "soft": soft, "hard": hard,
-                               "report": report, "terms": terms}, ensure_ascii=False, separators=(",", ":")),
-                   encoding="utf-8")
+    tmp.write_text(
+        json.dumps(
+            {
+                "digest": key,
+                "bias_alarm": float(clf.intercept_[0]),
+                "bias_number": float(num.intercept_[0]),
+                "soft": soft,
+                "hard": hard,
+                "report": report,
+                "terms": terms,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ),
+        encoding="utf-8",
+    )
     tmp.replace(path)
     for old in path.parent.glob("emergency-*.json"):  # an old model can always be rebuilt from its data
         if old != path:
@@ -240,15 +289,21 @@ def load(path: Path) -> Model:
 _lock = threading.Lock()
 _model: Model | None = None
 _failed = False
+_missing_since: float | None = None  # when the file was last looked for and not found
+RECHECK_S = 60.0  # how often a missing model file is looked for again (set-up may still be training it)
 
 
 def current() -> Model | None:
-    """The loaded model (loaded, or trained if missing, on first use). None while another
-    thread is loading it (`warm`: the gateway's event loop never waits) or if that failed; the
+    """The loaded model. Never trained here: set-up builds it (`python -m bot train`, which
+    scripts/setup.sh runs, calls `ensure`), so a citizen's first message never waits for training.
+    None while another thread is loading it (`warm`: the gateway's event loop never waits), when
+    its file is missing (looked for again every RECHECK_S) or if loading failed; the keyword
     rules still answer then."""
-    global _model, _failed
+    global _model, _failed, _missing_since
     if _model is not None or _failed:
         return _model
+    if _missing_since is not None and time.monotonic() - _missing_since < RECHECK_S:
+        return None
     if not _lock.acquire(blocking=False):
         return None
     try:
@@ -256,9 +311,13 @@ def current() -> Model | None:
             key = digest()
             path = _existing(key)
             if path is None:
-                log.warning("emergency model %s missing: training it now (set-up normally does)", key)
-                path = train(model_path(key))
-            _model = load(path)
+                if _missing_since is None:
+                    log.error(
+                        "emergency model %s missing: keyword rules only until `python -m bot train` builds it", key
+                    )
+                _missing_since = time.monotonic()
+            else:
+                _model, _missing_since = load(path), None
     except Exception as exc:  # noqa: BLE001 - the rules must still answer
         _failed = True
         log.error("emergency model unavailable (%s): keyword rules only", type(exc).__name__)
@@ -276,6 +335,6 @@ def warm() -> None:
 
 def reset() -> None:
     """Forget the loaded model (tests, after retraining)."""
-    global _model, _failed
+    global _model, _failed, _missing_since
     with _lock:
-        _model, _failed = None, False
+        _model, _failed, _missing_since = None, False, None
