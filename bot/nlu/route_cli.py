@@ -84,6 +84,11 @@ def _read(stdin: IO[str]) -> Iterator[tuple[object, str | None, str]]:
 def run(stdin: IO[str] = sys.stdin, stdout: IO[str] = sys.stdout, model: Path | None = None) -> None:
     started = time.monotonic()
     worker = NluWorker(model)  # loading the model overlaps nothing, so start it first
+    # The address parser (spaCy + jieba, seconds to build) names a district office's district:
+    # built here, with the model, not inside the first text that needs it.
+    from bot.geo import address
+
+    address.nlp()
     loaded = time.monotonic()
     rows = list(_read(stdin))
     try:
