@@ -58,7 +58,9 @@ def test_places():
 
 def test_first_message_place_is_not_asked_again(sqlite_db):
     state = begin("traffic_signal_broken", "中正路和五福路口紅綠燈壞了")
-    assert state["case_location"] == "中正路和五福路口紅綠燈壞了"
+    # the place as parsed (the intersection), not the whole message: that is the description
+    assert state["case_location"] == "中正路與五福路口"
+    assert state["case_description"] == "中正路和五福路口紅綠燈壞了"
     assert state["requested_slot"] != "case_location"
 
 

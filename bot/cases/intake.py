@@ -233,7 +233,11 @@ def place_first(text: str, lang: str) -> tuple[Outgoing, str] | None:
 
 
 def _place_slots(place: places.Place) -> dict[str, Any]:
-    text = place.text or (f"{place.lat:.5f}, {place.lon:.5f}" if place.lat is not None else "")
+    # A road address is kept as the parsed address ("三民區 建工路100號"), not the whole message it
+    # came in ("三民區建工路100號路燈不亮": the problem is the description); a landmark or a shared
+    # position as said or described.
+    text = place.words() if place.road and not place.shared else place.text
+    text = text or (f"{place.lat:.5f}, {place.lon:.5f}" if place.lat is not None else "")
     return {"case_location": text, "case_district": place.district, "case_road": place.road,
             "case_lat": place.lat, "case_lon": place.lon, "case_location_draft": None,
             "case_duplicate": None, "case_dup_choice": None}
