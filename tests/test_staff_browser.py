@@ -280,7 +280,8 @@ def test_admin_creates_an_account_on_the_accounts_page(page, stack) -> None:
     page.goto(stack.url + "/staff/accounts")
     page.wait_for_selector("body[data-ready='1']")
     nav = page.locator("#staff-nav a").all_inner_texts()
-    assert nav == ["案件", "轉接", "電話受理", "待釐清", "知識庫", "月報", "帳號"], "admin sees every page"
+    assert nav == ["案件", "轉接", "電話受理", "待釐清", "知識庫", "月報", "發送通知", "青年諮詢", "送達失敗", "帳號"], (
+        "admin sees every page")
     page.fill("#u-username", "newop")
     page.fill("#u-display", "<script>alert(1)</script>")
     page.fill("#u-password", "short")
@@ -298,5 +299,6 @@ def test_admin_creates_an_account_on_the_accounts_page(page, stack) -> None:
     login(p2, stack.url, "newop", "a-good-long-password")
     assert p2.url.endswith("/staff/operator"), "an operator lands on the hand-over desk"
     p2.wait_for_selector("#staff-nav a")
-    assert p2.locator("#staff-nav a").all_inner_texts() == ["案件", "轉接", "電話受理"]  # cases read-only (#21)
+    # cases read-only (#21); deliveries that finally failed (#19)
+    assert p2.locator("#staff-nav a").all_inner_texts() == ["案件", "轉接", "電話受理", "送達失敗"]
     other.close()

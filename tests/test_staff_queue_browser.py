@@ -244,7 +244,7 @@ def test_operator_files_a_phone_case_and_sees_cases_read_only(page, gateway, cas
     assert page.url.endswith("/staff/operator")
     page.goto(url + "/staff/phone")
     page.wait_for_selector("body[data-ready='1']")
-    assert page.locator("#staff-nav a").all_inner_texts() == ["案件", "轉接", "電話受理"]
+    assert page.locator("#staff-nav a").all_inner_texts() == ["案件", "轉接", "電話受理", "送達失敗"]
     page.fill("#p-text", "我家巷口的路燈晚上都不亮")
     page.click("#p-suggest")
     page.wait_for_selector("#p-form:not([hidden])")

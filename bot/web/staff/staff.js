@@ -67,6 +67,8 @@
     const list = document.createElement("ul");
     for (const [key, label, href, roles] of LINKS) {
       if (user.role !== "admin" && !roles.includes(user.role)) continue;
+      // Youth consultations are the youth bureau's (bot/staff/youth_consults.py answers 403 to others).
+      if (key === "consults" && user.role === "handler" && user.agency !== "YOUTH") continue;
       const li = document.createElement("li");
       const a = document.createElement("a");
       a.href = href;
