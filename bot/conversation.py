@@ -306,7 +306,10 @@ class Conversation:
             if resp.status_code in (404, 405):
                 return None
             if resp.status_code == 200:
-                events = resp.json().get("events") or []
+                try:
+                    events = resp.json().get("events") or []
+                except (ValueError, AttributeError):  # not a tracker: a Rasa without the API, ask again
+                    return None
                 break
         if events is None:
             raise RasaUnavailable("no tracker")
