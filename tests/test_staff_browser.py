@@ -280,8 +280,8 @@ def test_admin_creates_an_account_on_the_accounts_page(page, stack) -> None:
     page.goto(stack.url + "/staff/accounts")
     page.wait_for_selector("body[data-ready='1']")
     nav = page.locator("#staff-nav a").all_inner_texts()
-    assert nav == ["案件", "轉接", "電話受理", "待釐清", "知識庫", "月報", "發送通知", "青年諮詢", "送達失敗", "帳號"], (
-        "admin sees every page")
+    every = ["案件", "轉接", "電話受理", "待釐清", "知識庫", "月報", "發送通知", "青年諮詢", "送達失敗", "帳號"]
+    assert nav == every, "admin sees every page"
     page.fill("#u-username", "newop")
     page.fill("#u-display", "<script>alert(1)</script>")
     page.fill("#u-password", "short")
