@@ -12,6 +12,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -267,19 +268,28 @@ def test_two_claims_in_processes_share_nothing_postgresql(pg_database, tmp_path,
         pending.keep(_kept(f"p{i:03d}", f"pc{i}", now + i / 1000))
     db.engine().dispose()
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(n) as pool:
-        results = pool.starmap(_claim_in_process, [(url, f"proc-{i}") for i in range(n)])
+    with ctx.Manager() as manager, ctx.Pool(n) as pool:
+        # Spawned processes start seconds apart on a loaded machine: without the barriers the
+        # first one could take all 200 rows before the second had connected.
+        ready, first = manager.Barrier(n), manager.Barrier(n)
+        results = pool.starmap(
+            _claim_in_process, [(url, f"proc-{i}", ready, first) for i in range(n)]
+        )
     taken = [k for r in results for k in r]
     assert len(taken) == len(set(taken)) == 200, (len(taken), len(set(taken)))
     assert all(results)  # both took part
 
 
-def _claim_in_process(url: str, owner: str) -> list[str]:
+def _claim_in_process(url: str, owner: str, ready: Any, first: Any) -> list[str]:
     os.environ["BOT_DATABASE_URL"] = url
     config.settings.cache_clear()
     db.engine.cache_clear()
     db.session_factory.cache_clear()
-    got: list[str] = []
+    with db.engine().connect():
+        pass  # connected before the start line, so both claim at the same time
+    ready.wait()
+    got = [k.key for k in pending.claim(owner, 30, limit=15)]
+    first.wait()  # every process has made its first claim before anyone makes a second
     for _ in range(20):
         got += [k.key for k in pending.claim(owner, 30, limit=15)]
     return got

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    or_,
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -459,6 +460,25 @@ def case_counts(f: CaseFilter) -> dict[str, dict[str, int] | int]:
         by_agency = session.execute(_filtered(select(Case.agency, func.count()), f).group_by(Case.agency)).all()
         overdue = session.scalar(_filtered(select(func.count()).select_from(Case), replace(f, overdue=True))) or 0
     return {"status": {s: n for s, n in by_status}, "agency": {a: n for a, n in by_agency}, "overdue": overdue}
+
+
+def counts_by_district_service(f: CaseFilter) -> list[tuple[str | None, str, int]]:
+    """(district, service, number of matching cases): the map's density, under the list's filter."""
+    from sqlalchemy import func
+
+    stmt = _filtered(select(Case.district, Case.service, func.count()), f).group_by(Case.district, Case.service)
+    with db.session_factory()() as session:
+        return [tuple(r) for r in session.execute(stmt).all()]
+
+
+def positions_outside(f: CaseFilter, districts: set[str], limit: int) -> list[tuple[str, float, float]]:
+    """(service, lat, lon) of matching cases with a position but no district among `districts`:
+    the map places them by their coordinates."""
+    unknown = or_(Case.district.is_(None), Case.district.not_in(districts))
+    stmt = _filtered(select(Case.service, Case.lat, Case.lon), f).where(
+        unknown, Case.lat.is_not(None), Case.lon.is_not(None)).limit(limit)
+    with db.session_factory()() as session:
+        return [tuple(r) for r in session.execute(stmt).all()]
 
 
 def located_cases(f: CaseFilter, limit: int = 2000) -> list[tuple[str, float, float, str, str]]:
