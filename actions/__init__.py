@@ -1,9 +1,9 @@
 """rasa-sdk actions: thin wrappers that call bot.* services."""
 
 import multiprocessing
-import os
 
 from actions import guard as _guard
+from bot.config import settings
 
 # Sanic imports this package in its manager process and again in the worker it spawns (the
 # worker unpickles the actions before it builds its app), so each process gets the door and the
@@ -11,7 +11,7 @@ from actions import guard as _guard
 _guard.register()
 
 # Set by the supervisor for the real server. Only the worker answers, so only it preloads.
-if os.environ.get("BOT_ACTIONS_PRELOAD") == "1":
+if settings().actions_preload:
     if multiprocessing.current_process().name != "MainProcess":
         from actions import youth as _youth
 

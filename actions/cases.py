@@ -11,6 +11,7 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.language import language_of
 from bot import db
 from bot.cases import intake
 from bot.catalogue import catalogue
@@ -39,9 +40,6 @@ def say(dispatcher: CollectingDispatcher, messages: list[Outgoing]) -> None:
         dispatcher.utter_message(text=out.text, buttons=[{"title": b.title, "payload": b.payload} for b in out.buttons],
                                  json_message=out.custom)
 
-
-def _lang(tracker: Tracker) -> str:
-    return "en" if ((tracker.latest_message or {}).get("metadata") or {}).get("lang") == "en" else "zh"
 
 
 def _changes(tracker: Tracker, slots: dict[str, Any], keep: str | None = None) -> list[dict[str, Any]]:
@@ -116,7 +114,7 @@ class _Ask(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         if _asked_this_turn(tracker, intake.FIELDS[self.slot]):
             return []  # validation just asked for it in its own words ("describe the vehicle")
-        messages = await _db(intake.ask, self.slot, dict(tracker.slots), _lang(tracker))
+        messages = await _db(intake.ask, self.slot, dict(tracker.slots), language_of(tracker))
         say(dispatcher, messages)
         return []
 
@@ -169,7 +167,7 @@ class ActionCaseSubmit(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         channel, citizen = intake.split_sender(tracker.sender_id)
-        messages = await _db(intake.submit, dict(tracker.slots), channel, citizen, _lang(tracker))
+        messages = await _db(intake.submit, dict(tracker.slots), channel, citizen, language_of(tracker))
         say(dispatcher, messages)
         number = next((m.custom.get("number") for m in messages if m.custom), None)
         return _changes(tracker, {**dict.fromkeys(intake.DRAFT_SLOTS), "case_number": number})

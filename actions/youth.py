@@ -16,6 +16,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 
+from actions.language import language_of
 from bot.messages import Outgoing
 from bot.nlu.router import FALLBACK_INTENT, Decision
 
@@ -66,6 +67,7 @@ def _about_youth(decision: Decision, text: str, tracker: Tracker) -> bool:
     return tracker.get_slot("last_service") == "youth" and prof.said() and not prof.categories
 
 
+
 def consult_answer(decision: Decision, tracker: Tracker) -> list[Outgoing] | None:
     """A consultation being collected takes its answer (a phone number, time slots) before
     anything else action_route does: a phone number must never start a case form. None: no
@@ -77,7 +79,7 @@ def consult_answer(decision: Decision, tracker: Tracker) -> list[Outgoing] | Non
         return None
     other = not decision.clarify and decision.agency not in ("YOUTH", "NONE")
     try:
-        return consult_flow.step(tracker.sender_id, text, other_topic=other)
+        return consult_flow.step(tracker.sender_id, text, other_topic=other, lang=language_of(tracker))
     except SQLAlchemyError as exc:  # the database away: the conversation goes on without it
         log.warning("youth consultation lookup failed: %s", type(exc).__name__)
         return None
@@ -94,14 +96,14 @@ def replies_for(decision: Decision, tracker: Tracker, lang: str) -> list[Outgoin
     context = {"profile": profile(tracker)}
     if decision.service == "youth_consult" and youth:
         program = _entity(tracker, "program_id")
-        return consult_flow.begin(tracker.sender_id, program)
+        return consult_flow.begin(tracker.sender_id, program, lang=lang)
     named = chat.named_programs(text) if chat.COMPARE_WORDS.search(text) else []
     if (decision.service == "youth_compare" and youth) or len(named) >= 2:
         ids = [i for i in _entity(tracker, "ids").split(",") if i] or named
         if len(ids) < 2:  # "比較這兩個" / one name: with the cards last shown
             ids = list(dict.fromkeys([*ids, *_previous_ids(tracker)]))[:3]
         try:
-            return chat.compare_reply(ids, context["profile"])
+            return chat.compare_reply(ids, context["profile"], lang=lang)
         except ValueError:
             return None  # nothing to compare yet: the catalogue answer explains what to do
     return chat.reply(text, lang=lang, context=context)

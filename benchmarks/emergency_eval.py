@@ -53,6 +53,10 @@ HELD_LOOKALIKES = DATA / "emergency_lookalikes_heldout.jsonl"
 # (benchmarks/data/README_emergency_heldout_v2.md); v1 had been scored three times before.
 HELD_V2_EMERGENCIES = DATA / "emergency_heldout_v2.jsonl"
 HELD_V2_LOOKALIKES = DATA / "emergency_lookalikes_heldout_v2.jsonl"
+# v3: written blind by a third helper (README_emergency_heldout_v3.md); its `number` is the one the
+# assistant gives first (119 when someone is hurt in a violent emergency), as in v2.
+HELD_V3_EMERGENCIES = DATA / "emergency_heldout_v3.jsonl"
+HELD_V3_LOOKALIKES = DATA / "emergency_lookalikes_heldout_v3.jsonl"
 KCG = ROOT.parent / "shared" / "data" / "train" / "kcg1999_train.jsonl"
 CASES = ROOT / "tests" / "data" / "emergency_cases.yml"
 OUT = ROOT / "benchmarks" / "results" / "emergency.json"
@@ -382,6 +386,15 @@ def main() -> int:
         rows = _rows(HELD_V2_LOOKALIKES)
         report["heldout_v2_lookalikes"] = false_alarms([_text(r) for r in rows])
         report["heldout_v2_lookalikes_hard"] = false_alarms([_text(r) for r in rows if r.get("hard")])
+    if HELD_V3_EMERGENCIES.exists() and not args.no_heldout:
+        rows = _rows(HELD_V3_EMERGENCIES)
+        report["heldout_v3_emergencies"] = emergencies([(_text(r), _expected(r)) for r in rows])
+        report["heldout_v3_emergencies_hard_items"] = emergencies(
+            [(_text(r), _expected(r)) for r in rows if r.get("hard")])
+    if HELD_V3_LOOKALIKES.exists() and not args.no_heldout:
+        rows = _rows(HELD_V3_LOOKALIKES)
+        report["heldout_v3_lookalikes"] = false_alarms([_text(r) for r in rows])
+        report["heldout_v3_lookalikes_hard"] = false_alarms([_text(r) for r in rows if r.get("hard")])
     cases = yaml.safe_load(CASES.read_text(encoding="utf-8"))
     report["test_cases"] = {
         "emergencies": emergencies([(t, num) for num, texts in cases["emergencies"].items() for t in texts]),

@@ -4,6 +4,8 @@ Prints and writes benchmarks/results/youth_eval.json: recall@5, hit@5, top-1 rel
 overall and per category; no-answer accuracy (empty result for non-youth questions); search
 latency (one question at a time, after the model is loaded) and index build time.
     .venv/bin/python benchmarks/youth_eval.py [--tune]   # --tune: grid over the hybrid weights
+    --encoder onnx|torch: the int8 ONNX file or the fp32 folder on torch (default: what search uses);
+    --out FILE: where the JSON goes (default benchmarks/results/youth_eval.json).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import argparse
 import collections
 import itertools
 import json
+import os
 import statistics
 import sys
 import time
@@ -68,7 +71,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tune", action="store_true")
     ap.add_argument("--misses", action="store_true", help="also list each question not perfectly answered")
+    ap.add_argument("--encoder", choices=["auto", "onnx", "torch"], default=None)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "youth_eval.json")
     args = ap.parse_args()
+    if args.encoder:
+        os.environ["BOT_YOUTH_ENCODER"] = args.encoder  # read once, by bot.youth.encoder.get_encoder()
     rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
     t0 = time.perf_counter()
     s = Searcher()
@@ -115,9 +122,8 @@ def main() -> None:
         },
     }
     print(json.dumps(report, ensure_ascii=False, indent=1))
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "youth_eval.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":

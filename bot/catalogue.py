@@ -8,7 +8,6 @@ id of one service here, so adding a service is adding data: an entry here plus e
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,8 +15,10 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-KB_DIR = Path(os.environ.get("BOT_KB_DIR", ROOT / "knowledge_base"))
+from bot.config import ROOT as ROOT  # re-exported: bot.catalogue.ROOT is used widely
+from bot.config import settings
+
+KB_DIR = settings().kb_dir
 
 KINDS = {"report", "inquiry", "application", "emergency", "external", "chitchat"}
 NEEDS = {"location", "photo", "time", "plate", "description"}

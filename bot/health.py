@@ -45,7 +45,7 @@ async def _rasa_state(client: httpx.AsyncClient, url: str) -> str:
     """"up" only with a model loaded: a Rasa that could not load its model still answers "/"
     (and would fail every message). Its /status needs the API token `bot run` gave it; a Rasa
     started elsewhere without one is checked at "/"."""
-    token = os.environ.get("BOT_RASA_API_TOKEN")
+    token = config.settings().rasa_api_token
     if not token:
         return "up" if await _http_ok(client, f"{url}/") else "down"
     try:

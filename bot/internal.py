@@ -14,23 +14,25 @@ its details). So each door asks for the secret `python -m bot run` makes per sta
 
 The secret travels only in the environment of the parts (readable by their own user only),
 never on a command line (`ps` shows those to every user) and never in a log line.
-Importable from both environments: the standard library only.
+Importable from both environments: the standard library and bot.config only (the secret is the
+`rasa_api_token` setting of either environment's settings).
 """
 
 from __future__ import annotations
 
 import hmac
-import os
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
+
+from bot.config import settings
 
 ENV = "BOT_RASA_API_TOKEN"
 HEADER = "authorization"
 
 
 def token() -> str:
-    return os.environ.get(ENV, "")
+    return settings().rasa_api_token
 
 
 def bearer() -> dict[str, str]:

@@ -15,23 +15,24 @@ database error carries the SQL parameters; pydantic's carries the input. So, in 
   the message JSON-escaped where masking cannot see it): Rasa's own list of message-bearing
   keys is withheld, and an exception is rendered the same way.
 
-Importable from both environments: the standard library and bot.privacy only.
+Importable from both environments: the standard library, bot.config and bot.privacy only.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 import traceback
 from typing import Any
 
+from bot.config import settings
 from bot.privacy import mask
 
-# Environment variables holding secrets: their values never appear in a log line.
-SECRET_ENVS = ("BOT_RASA_API_TOKEN", "BOT_STAFF_API_TOKEN", "BOT_PSEUDONYM_KEY", "LINE_CHANNEL_SECRET",
-               "LINE_CHANNEL_ACCESS_TOKEN", "BOT_ADMIN_PASSWORD", "BOT_USER_PASSWORD", "BOT_OPEN311_API_KEYS")
+# Settings holding secrets (bot.config: a field of both environments' settings): their values
+# never appear in a log line.
+SECRET_SETTINGS = ("rasa_api_token", "staff_api_token", "pseudonym_key", "line_channel_secret",
+                   "line_channel_token", "admin_password", "user_password", "open311_api_keys")
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s/]+@", re.IGNORECASE)
 _SECRET_PARAM = re.compile(r"(\b(?:token|api_key|access_token|password)=)[^&\s\"'<>]+", re.IGNORECASE)
 WITHHELD = "[withheld]"
@@ -48,8 +49,9 @@ SENSITIVE_KEYS = frozenset({
 
 def _secrets() -> list[str]:
     values = []
-    for name in SECRET_ENVS:
-        values += [v.strip() for v in os.environ.get(name, "").split(",") if len(v.strip()) >= 6]
+    cfg = settings()
+    for name in SECRET_SETTINGS:
+        values += [v.strip() for v in getattr(cfg, name).split(",") if len(v.strip()) >= 6]
     return sorted(values, key=len, reverse=True)
 
 

@@ -16,15 +16,12 @@ from bot.config import Settings
 OUR_TRACKER_STORE = "bot.rasa_tracker_store.TrackerStore"
 
 
-def _store_type() -> str:
-    return "SQL" if os.environ.get("BOT_RASA_SPEEDUPS", "1") == "0" else OUR_TRACKER_STORE
-
-
-def tracker_store(url: str) -> dict:
+def tracker_store(url: str, speedups: bool = True) -> dict:
+    kind = OUR_TRACKER_STORE if speedups else "SQL"
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
-        return {"type": _store_type(), "dialect": "sqlite", "db": u.database}
-    store = {"type": _store_type(), "dialect": "postgresql", "url": u.host or "127.0.0.1",
+        return {"type": kind, "dialect": "sqlite", "db": u.database}
+    store = {"type": kind, "dialect": "postgresql", "url": u.host or "127.0.0.1",
              "port": u.port or 5432, "db": u.database}
     if u.username:
         store["username"] = u.username
@@ -61,7 +58,7 @@ ACTION_AUTH = {"Authorization": "Bearer ${BOT_RASA_API_TOKEN}"}
 def render(cfg: Settings) -> dict:
     out = {
         "action_endpoint": {"url": f"{cfg.actions_url}/webhook", "headers": dict(ACTION_AUTH)},
-        "tracker_store": tracker_store(cfg.tracker_url),
+        "tracker_store": tracker_store(cfg.tracker_url, cfg.rasa_speedups),
         "lock_store": lock_store(cfg.redis_url),
     }
     broker = event_broker(cfg.rabbitmq_url, cfg.rabbitmq_queue)

@@ -47,6 +47,8 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache, partial
 from typing import Any
 
+from bot.config import settings
+
 
 def apply_speedups() -> None:
     from jsonschema import exceptions, validators
@@ -264,7 +266,7 @@ def main() -> None:
     os.environ.setdefault("GOMP_SPINCOUNT", "10000")
     keep_messages_out_of_logs()
     # BOT_RASA_SPEEDUPS=0: plain Rasa, for the before/after figures in benchmarks/README.md.
-    if os.environ.get("BOT_RASA_SPEEDUPS", "1") != "0":
+    if settings().rasa_speedups:
         import rasa
 
         check_rasa_version(rasa.__version__)

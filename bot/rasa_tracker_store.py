@@ -25,7 +25,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 import sqlite3
 import time
 from typing import Any
@@ -37,6 +36,8 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy import create_engine, event, pool
 from sqlalchemy.orm import sessionmaker
 
+from bot.config import settings
+
 log = logging.getLogger(__name__)
 STORED = "_bianmin_stored"  # attribute: how many of this tracker object's events are in the table
 DEFAULT_MAX_EVENTS = 120
@@ -46,8 +47,7 @@ _NEEDED = ("_event_query", "session_scope", "stream_events", "_additional_events
 
 
 def max_events() -> int:
-    value = os.environ.get("BOT_TRACKER_MAX_EVENTS", "")
-    return int(value) if value.strip() else DEFAULT_MAX_EVENTS
+    return settings().tracker_max_events
 
 
 class TrackerStore(SQLTrackerStore):

@@ -14,7 +14,6 @@ pseudonym or a keyed hash of the IP address, never the raw id (bot.privacy.pseud
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -37,7 +36,8 @@ class Limit:
 
     @classmethod
     def from_env(cls, name: str, env: str, default: str) -> Limit:
-        value = os.environ.get(env) or default
+        """The limit in setting `rate_<name>` (environment variable `env`), else `default`."""
+        value = getattr(settings(), f"rate_{name}") or default
         try:
             count, window = (int(x) for x in value.split("/", 1))
         except ValueError as exc:
@@ -46,7 +46,7 @@ class Limit:
 
 
 def limits() -> dict[str, Limit]:
-    """The limits in force (read each call: cheap, and tests may change the environment)."""
+    """The limits in force (parsed each call from the settings: cheap)."""
     return {
         # A citizen (web/REST sender or LINE user): generous for a person typing, not for a script.
         "message": Limit.from_env("message", "BOT_RATE_MESSAGE", "20/60"),
@@ -144,7 +144,7 @@ def client_ip(request: Request) -> str | None:
     separated addresses) every request comes from the proxy, so the address it appended
     to X-Forwarded-For is used instead; from anyone else that header is ignored (forgeable)."""
     peer = request.client.host if request.client else None
-    trusted = {a.strip() for a in os.environ.get("BOT_TRUSTED_PROXIES", "").split(",") if a.strip()}
+    trusted = {a.strip() for a in settings().trusted_proxies.split(",") if a.strip()}
     if peer in trusted:
         forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
         if forwarded:

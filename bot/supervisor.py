@@ -68,18 +68,18 @@ def children() -> list[Child]:
     # The internal secret (bot/internal.py): Rasa's HTTP API token (the retrain job switches the
     # running server to a new model with PUT /model) and the key to Rasa's chat channel and the
     # action server. Every part gets it in its environment, never on its command line.
-    api_token = os.environ.get("BOT_RASA_API_TOKEN") or secrets.token_urlsafe(24)
+    api_token = cfg.rasa_api_token or secrets.token_urlsafe(24)
     base["BOT_RASA_API_TOKEN"] = api_token
-    actions_env = {**base, "SANIC_HOST": os.environ.get("BOT_ACTIONS_HOST", "127.0.0.1"), "BOT_ACTIONS_PRELOAD": "1"}
+    actions_env = {**base, "SANIC_HOST": cfg.actions_host, "BOT_ACTIONS_PRELOAD": "1"}
     # One Rasa per port in BOT_RASA_PORTS (replicas sharing the tracker and lock stores), else one.
     ports = cfg.rasa_ports
     # e5's OpenMP threads: the cores shared out among the replicas (2 replicas on 2 cores, one
     # thread each, answered more per second than two threads each: benchmarks/README.md).
-    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // len(ports)))
+    threads = cfg.omp_num_threads or str(max(1, (os.cpu_count() or 1) // len(ports)))
     rasas = [Child(replica_name(i),
                    # bot.rasa_process: `rasa run` with the speed-ups measured in benchmarks/README.md.
                    [str(RASA_PY), "-m", "bot.rasa_process", "run", "--model", str(model), "--endpoints", str(endpoints),
-                    "--credentials", str(ROOT / "credentials.yml"), "-i", os.environ.get("BOT_RASA_HOST", "127.0.0.1"),
+                    "--credentials", str(ROOT / "credentials.yml"), "-i", cfg.rasa_host,
                     "-p", str(port),
                     # --auth-token: added by bot.rasa_process from BOT_RASA_API_TOKEN, inside the process
                     "--enable-api"],
@@ -90,7 +90,7 @@ def children() -> list[Child]:
               actions_env),
         *rasas,
         Child("gateway", [str(VENV_PY), "-m", "uvicorn", "bot.app:create_app", "--factory",
-                          "--host", os.environ.get("BOT_HOST", "127.0.0.1"), "--port", str(cfg.port),
+                          "--host", cfg.host, "--port", str(cfg.port),
                           # uvicorn would believe X-Forwarded-For from 127.0.0.1; only BOT_TRUSTED_PROXIES is
                           # believed (bot.ratelimit.client_ip), so it must not rewrite the peer first.
                           "--no-access-log", "--no-proxy-headers"], base),
@@ -206,7 +206,7 @@ def part(name: str) -> int:
     if chosen is None:
         log.error("no part named %r: actions, rasa or gateway", name)
         return 2
-    if "BOT_RASA_API_TOKEN" not in os.environ:  # children() made one up: the parts would not agree
+    if not settings().rasa_api_token:  # children() made one up: the parts would not agree
         log.error("BOT_RASA_API_TOKEN must be set (the same secret in every part)")
         return 1
     os.execve(chosen.cmd[0], chosen.cmd, {**chosen.env})

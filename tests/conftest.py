@@ -49,6 +49,41 @@ def clear_caches() -> None:
         cached.cache_clear()
 
 
+@pytest.fixture(autouse=True)
+def settings_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The settings are read once per process (bot/config.py): a test that changes the
+    environment with monkeypatch.setenv/delenv has them read again, and every test starts
+    from settings read from its own environment."""
+    from bot import config
+
+    for name in ("setenv", "delenv"):
+        def changed(*args, _change=getattr(monkeypatch, name), **kwargs) -> None:
+            _change(*args, **kwargs)
+            config.settings.cache_clear()
+
+        setattr(monkeypatch, name, changed)
+    config.settings.cache_clear()
+    yield
+    config.settings.cache_clear()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_argon2_in_process() -> Iterator[None]:
+    """argon2 at its lowest cost in this process: the in-process staff tests create and log in
+    dozens of accounts, and the library's defaults cost ~0.3 s a hash here. What is checked
+    (right or wrong password, lock-outs, rehash on a changed cost) does not depend on the cost;
+    processes a test starts (bot run, the staff CLI) keep the defaults."""
+    from argon2 import PasswordHasher
+
+    from bot.staff import accounts
+
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(accounts, "_hasher", hasher)
+        mp.setattr(accounts, "_DUMMY", hasher.hash("not-a-real-password-only-for-timing"))
+        yield
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

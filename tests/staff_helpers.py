@@ -34,6 +34,43 @@ def make_user(username: str, password: str, role: str, agency: str | None = None
         raise AssertionError(f"make_user {username}: {done.stdout}{done.stderr}")
 
 
+def make_users(users: list[dict], env: dict[str, str] | None = None) -> None:
+    """Several make_user calls through the same CLI (bot.__main__.main, one command line each) in
+    one new process: one interpreter start-up instead of one per account. Each dict holds
+    make_user's arguments (username, password, role, agency, display_name); the passwords go
+    through the environment, as for make_user (read from stdin here, never on a command line)."""
+    import json
+
+    calls = []
+    for u in users:
+        role = u["role"]
+        if role == "admin":
+            args, variable = ["staff", "create-admin", "--username", u["username"]], "BOT_ADMIN_PASSWORD"
+        else:
+            args, variable = ["staff", "add-user", "--username", u["username"], "--role", role], "BOT_USER_PASSWORD"
+            if u.get("agency"):
+                args += ["--agency", u["agency"]]
+        if u.get("display_name"):
+            args += ["--display-name", u["display_name"]]
+        calls.append({"args": args, "variable": variable, "password": u["password"]})
+    script = (
+        "import json, os, sys\n"
+        "from bot import config\n"
+        "from bot.__main__ import main\n"
+        "for call in json.loads(sys.stdin.read()):\n"
+        "    os.environ[call['variable']] = call['password']\n"
+        "    config.settings.cache_clear()\n"
+        "    code = main(call['args'])\n"
+        "    if code:\n"
+        "        sys.exit(f'{call[\"args\"]}: exit {code}')\n"
+    )
+    run_env = dict(os.environ if env is None else env)
+    done = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-c", script], cwd=ROOT, env=run_env,
+                          input=json.dumps(calls), capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise AssertionError(f"make_users: {done.stdout}{done.stderr}")
+
+
 def login(page_or_client, base_url: str, username: str, password: str) -> str | None:
     """Log in. A Playwright page fills the form and waits to leave /staff/login; an HTTP client
     (httpx.Client, FastAPI's TestClient) posts the JSON API, keeps the cookie and returns the

@@ -27,7 +27,7 @@ def test_embedded_default(fresh_settings, tmp_path):
                                          "db": str(tmp_path / "tracker.db")}
     assert rendered["lock_store"] == {"type": "in_memory"}
     fresh_settings.setenv("BOT_RASA_SPEEDUPS", "0")  # the kill switch: Rasa's own SQL store
-    assert rasa_endpoints.render(cfg)["tracker_store"]["type"] == "SQL"
+    assert rasa_endpoints.render(config.settings())["tracker_store"]["type"] == "SQL"
     assert "event_broker" not in rendered
     assert rendered["action_endpoint"]["url"].startswith("http://127.0.0.1:")
 

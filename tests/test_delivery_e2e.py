@@ -268,10 +268,9 @@ def test_two_gateways_on_postgresql_push_a_dead_gateways_rows_once_each(tmp_path
                 job.owner = "gw-dead"
                 delivery.record(job, now)
                 keys.append(items[0]["key"])
-            due = now + timedelta(seconds=40)  # after both gateways are up; the dead one's leases ran out
+            later = now + timedelta(hours=1)  # not due while the gateways start; the dead one's leases ran out
             with db.engine().begin() as conn:
-                conn.execute(update(delivery.Delivery).values(next_at=due, lease_until=now - timedelta(seconds=1)))
-            clear_caches()
+                conn.execute(update(delivery.Delivery).values(next_at=later, lease_until=now - timedelta(seconds=1)))
             for n in range(2):
                 env = {
                     **os.environ,
@@ -286,6 +285,9 @@ def test_two_gateways_on_postgresql_push_a_dead_gateways_rows_once_each(tmp_path
                 }
                 env.pop("BOT_REDIS_URL", None)
                 gateways.append(GatewayProcess(env, tmp_path / f"gateway{n}.log"))
+            with db.engine().begin() as conn:  # both up: every row due at one moment
+                conn.execute(update(delivery.Delivery).values(next_at=db.utcnow()))
+            clear_caches()
             import sqlalchemy
 
             engine = sqlalchemy.create_engine(db.driver_url(url))

@@ -8,6 +8,7 @@ the real app (create_app) with Rasa absent: an emergency must still get its numb
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from bot.conversation import KEPT
 from bot.nlu import emergency, emergency_data, emergency_model
 from bot.nlu.normalise import normalise_text
 from bot.nlu.router import decide
-from tests.conftest import clear_caches, free_port
+from tests.conftest import SHARED, clear_caches, free_port
 from tests.test_survive_pending import FakeRasa
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "emergency_cases.yml").read_text(encoding="utf-8"))
@@ -81,6 +82,27 @@ def test_past_figurative_and_animal_vetoes() -> None:
         assert _assess(text).level == emergency.NONE, text
     # ... but a past marker with "now" is still an emergency
     assert _assess("我爸之前中風過，現在又倒在地上叫不醒").level == emergency.HARD
+    # The latest time word wins: a story opened with 剛剛 about an event of yesterday is past.
+    assert emergency.vetoed("剛剛下班回家，昨天下午捷運站有人暈倒，想表揚站務員")
+    assert not emergency.vetoed("昨天開始頭痛，剛剛突然倒下去叫不醒")
+    assert emergency.vetoed("萬一家裡瓦斯外洩要怎麼處理")  # a hypothetical is not now either
+
+
+def test_resolved_explained_and_wanted_to_know_raise_no_alarm() -> None:
+    """Third-round vetoes, by kind: explained in the same message, already dealt with, a detector
+    to buy, a fear of what might happen, a game or a play."""
+    for text in (
+        "聞到瓦斯味，原來是瓦斯爐沒關好，已經關掉開窗了",
+        "一氧化碳警報器要裝在哪裡",
+        "電線桿歪一邊了，怕會倒下來壓到人",
+        "這齣舞台劇有一段是有人昏倒在舞台上",
+        "where can i buy a carbon monoxide alarm",
+        "my boss is going to kill me if i'm late",
+    ):
+        assert _assess(text).level == emergency.NONE, text
+    # ... while an alarm that is sounding with people hurt, or a fire now, still are emergencies
+    assert _assess("一氧化碳警報器一直在叫，大家都頭痛").level == emergency.HARD
+    assert _assess("原來是瓦斯外洩，我媽已經昏倒了").level != emergency.NONE
 
 
 def test_short_chat_replies_raise_no_alarm() -> None:
@@ -232,3 +254,37 @@ def test_training_set_is_grouped_by_section_for_cross_validation() -> None:
             for k in range(emergency_model.FOLDS)
         ]
         assert min(sizes) > 0.5 * max(sizes), sizes  # every fold validates a fair share of each kind
+
+
+def _own_lines(names: tuple[str, ...] = ("119.txt", "110.txt", "lookalikes.txt", "routine_kcg1999.txt")) -> list[str]:
+    return [normalise_text(t) for name in names for t, _ in emergency_data._sectioned(emergency_data.DATA_DIR / name)]
+
+
+def test_no_emergency_training_line_copies_a_dev_text_or_a_fixed_case() -> None:
+    """The near-copy guard for the detector's own files (the routing guard, tests/test_training_data.py,
+    reads the routing sources only): no line of nlu_data/emergency/ near-copies a dev text (any
+    half), and no line we wrote near-copies tests/data/emergency_cases.yml."""
+    from bot.nlu.import_cases import near_copies
+
+    dev = [
+        normalise_text(json.loads(line)["text"])
+        for path in sorted((SHARED / "data" / "eval").glob("*.jsonl"))
+        for line in path.open(encoding="utf-8")
+        if line.strip()
+    ]
+    assert len(dev) > 900
+    lines = _own_lines()
+    assert len(lines) > 10000
+    # Counted only: a dev text (sealed half included) is never printed.
+    assert len(near_copies(lines, dev)) == 0
+    fixed = [normalise_text(t) for texts in CASES["emergencies"].values() for t in texts]
+    fixed += [normalise_text(t) for t in CASES["lookalikes"]]
+    own = _own_lines(("119.txt", "110.txt", "lookalikes.txt"))
+    assert [own[i] for i in sorted(near_copies(own, fixed))] == []
+
+
+def test_the_emergency_near_copy_guard_catches_a_copy() -> None:
+    from bot.nlu.import_cases import near_copies
+
+    case = next(normalise_text(t) for t in CASES["emergencies"]["119"] if len(t) >= 14)
+    assert near_copies(["路燈不亮請修理", case[:-1] + "。"], [case]) == {1}

@@ -20,12 +20,11 @@ import pytest_asyncio
 from PIL import Image
 
 from bot import media, notify, privacy
-from bot.app import create_app
 from bot.channels import line as line_channel
 from bot.channels.line import LineChannel, LinePushError
 from bot.messages import Button, Incoming, Outgoing
-from tests.conftest import clear_caches
 from tests.fake_line_api import FakeLineAPI, event, sign, text_event, webhook_body
+from tests.gateways import line_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SECRET = "test-channel-secret"
@@ -88,22 +87,10 @@ def fake() -> FakeLineAPI:
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def gateway(fake: FakeLineAPI, tmp_path_factory) -> AsyncIterator[Gateway]:
     """One app for the module (start-up costs ~0.5 s); each test uses its own LINE users."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BOT_VAR_DIR", str(tmp_path_factory.mktemp("line") / "var"))
-        mp.delenv("BOT_DATABASE_URL", raising=False)
-        mp.delenv("BOT_REDIS_URL", raising=False)
-        mp.setenv("LINE_CHANNEL_SECRET", SECRET)
-        mp.setenv("LINE_CHANNEL_ACCESS_TOKEN", TOKEN)
-        mp.setenv("LINE_API_HOST", fake.url)
-        clear_caches()
-        app = create_app()
-        async with app.router.lifespan_context(app):
-            channel: LineChannel = app.state.line
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-                yield Gateway(client, channel, Echo(), fake)
-                app.state.conversation = None
-    clear_caches()
+    async with line_app(tmp_path_factory.mktemp("line") / "var", fake.url, SECRET, TOKEN) as (app, client):
+        channel: LineChannel = app.state.line
+        yield Gateway(client, channel, Echo(), fake)
+        app.state.conversation = None
 
 
 @pytest_asyncio.fixture(loop_scope="module")

@@ -109,7 +109,7 @@ class MiniRasa:
         message = body["message"]
         intent = message[1:] if message.startswith("/") else None
         if intent in self.rules and intent in (self.domain.get("intents") or []):
-            [response] = self.domain["responses"][self.rules[intent]]
+            response = next(v for v in self.domain["responses"][self.rules[intent]] if not v.get("condition"))
             return httpx.Response(200, json=[{"recipient_id": body["sender"], **response}])
         if intent is not None and catalogue().service(intent) is not None:
             return httpx.Response(200, json=[{"recipient_id": body["sender"], "text": f"action_route:{intent}"}])
@@ -157,7 +157,7 @@ async def test_every_rich_menu_tile_reaches_its_handling_without_the_language_mo
         intent = asked["message"][1:]
         if kind == "rule":
             assert intent in domain["intents"] and mini.rules[intent] == target
-            [response] = domain["responses"][target]
+            response = next(v for v in domain["responses"][target] if not v.get("condition"))
             assert sent[0]["text"] == response["text"]
             wanted = [b["payload"] for b in response.get("buttons", [])]
             got = [i["action"].get("data") or i["action"].get("text") for i in sent[-1].get("quickReply", {}).get(
@@ -336,7 +336,7 @@ async def test_refused_flex_push_is_sent_again_as_plain_text(gw: Gateway) -> Non
 
 async def test_flex_the_sdk_refuses_goes_out_as_plain_text(gw: Gateway, monkeypatch) -> None:  # noqa: F811
     broken = {"type": "flex", "altText": "承辦：工務局", "contents": {"type": "bubble", "body": {"type": "nonsense"}}}
-    monkeypatch.setattr(line_channel, "render", lambda replies: [[{"type": "text", "text": "好的"}, broken]])
+    monkeypatch.setattr(line_channel, "render", lambda replies, lang="zh": [[{"type": "text", "text": "好的"}, broken]])
     ev = text_event("Uflexsdk", "路燈壞了")
     await gw.send([ev])
     assert [m["type"] for m in gw.fake.messages_to(ev["replyToken"])] == ["text", "text"]

@@ -19,6 +19,7 @@ import pytest
 
 from tests.conftest import CHROMIUM, ROOT, free_port
 from tests.fake_line_api import FakeLineAPI
+from tests.gateways import running_gateway
 from tests.staff_helpers import login
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -80,33 +81,7 @@ def gateway(tmp_path_factory, fake) -> Iterator[str]:
     }
     env.pop("BOT_RASA_API_TOKEN", None)
     env.pop("LINE_CHANNEL_SECRET", None)
-    log = open(tmp / "gateway.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [
-            str(ROOT / ".venv" / "bin" / "python"),
-            "-m",
-            "uvicorn",
-            "bot.app:create_app",
-            "--factory",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/staff/login", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            raise AssertionError((tmp / "gateway.log").read_text())
+    with running_gateway(env, tmp / "gateway.log", ready="/staff/login", ready_status=200, timeout=90) as gw:
         subprocess.run(
             [str(ROOT / ".venv" / "bin" / "python"), "-c", f"PASSWORD = {PASSWORD!r}\n" + SEED],
             cwd=ROOT,
@@ -116,16 +91,12 @@ def gateway(tmp_path_factory, fake) -> Iterator[str]:
         )
         # A web citizen subscribes in the chat, through the gateway (answered before Rasa: none runs here).
         said = httpx.post(
-            f"{url}/webhooks/rest/webhook",
+            f"{gw.url}/webhooks/rest/webhook",
             json={"sender": CITIZEN, "message": "我要訂閱停水通知 三民區", "metadata": {"channel": "web"}},
             timeout=60,
         ).json()
         assert said[0]["custom"]["action"] == "subscribed", said
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+        yield gw.url
 
 
 @pytest.fixture()

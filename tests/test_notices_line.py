@@ -12,11 +12,10 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bot.app import create_app
 from bot.notices import broadcasts, subscriptions
 from bot.privacy import pseudonym
-from tests.conftest import clear_caches
 from tests.fake_line_api import FakeLineAPI, event, sign, text_event, webhook_body
+from tests.gateways import line_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 SECRET = "notices-line-secret"
@@ -57,21 +56,11 @@ def fake() -> FakeLineAPI:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def line(fake: FakeLineAPI, tmp_path_factory) -> AsyncIterator[Line]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BOT_VAR_DIR", str(tmp_path_factory.mktemp("noticesline") / "var"))
-        mp.delenv("BOT_DATABASE_URL", raising=False)
-        mp.delenv("BOT_REDIS_URL", raising=False)
-        mp.setenv("LINE_CHANNEL_SECRET", SECRET)
-        mp.setenv("LINE_CHANNEL_ACCESS_TOKEN", TOKEN)
-        mp.setenv("LINE_API_HOST", fake.url)
-        mp.setenv("BOT_NOTICE_QUIET_HOURS", "off")  # held notices: tests/test_notices.py
-        clear_caches()
-        app = create_app()
-        async with app.router.lifespan_context(app):
-            app.state.line.backoff = 0.01
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
-                yield Line(client, app, fake)
-    clear_caches()
+    var = tmp_path_factory.mktemp("noticesline") / "var"
+    # Quiet hours off: held notices are tests/test_notices.py's.
+    async with line_app(var, fake.url, SECRET, TOKEN, BOT_NOTICE_QUIET_HOURS="off") as (app, client):
+        app.state.line.backoff = 0.01
+        yield Line(client, app, fake)
 
 
 def postbacks(message: dict) -> list[str]:

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import signal
-import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +28,8 @@ import psycopg2
 import pytest
 
 from bot.conversation import KEPT, answer_in_tracker, merge
-from tests.conftest import RABBITMQ_URL, REDIS_URL, ROOT, alive, free_port, start_stack, stop_stack
+from tests.conftest import RABBITMQ_URL, REDIS_URL, alive, free_port, start_stack, stop_stack
+from tests.gateways import Gateway
 
 pytestmark = pytest.mark.slow  # starts real processes: tests by cost, README
 
@@ -50,44 +50,6 @@ def _say(url: str, who: str, text: str) -> list[dict]:
 
 def _kept(replies: list[dict]) -> bool:
     return any((r.get("custom") or {}).get("type") == "kept" or r.get("text") == KEPT for r in replies)
-
-
-def _start_gateway(env: dict[str, str], log_path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**env, "PORT": str(port), "PYTHONPATH": str(ROOT)}
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            [
-                str(ROOT / ".venv" / "bin" / "python"),
-                "-m",
-                "uvicorn",
-                "bot.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-                "--no-proxy-headers",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, log_path.read_text(errors="replace")[-3000:]
-        try:
-            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise AssertionError("gateway B not healthy:\n" + log_path.read_text(errors="replace")[-3000:])
 
 
 def _events(pg: str, sender_id: str) -> list[tuple[str, dict]]:
@@ -124,7 +86,9 @@ def test_a_gateway_killed_mid_conversation_loses_nothing_and_answers_nothing_twi
     gateway_b = None
     rasa_pids = [int(p) for p in re.findall(r"started rasa2? \(pid (\d+)\)", stack.log())]
     try:
-        gateway_b, url_b = _start_gateway(stack.env, tmp_path / "gateway_b.log")
+        gateway_b = Gateway({**stack.env, "PORT": str(free_port())}, tmp_path / "gateway_b.log",
+                            ready_status=200, args=("--no-access-log", "--no-proxy-headers"))
+        url_b = gateway_b.url
         url_a = stack.url
         run = uuid.uuid4().hex[:6]
         who = [f"gw-{run}-{i}" for i in range(CITIZENS)]
@@ -159,8 +123,7 @@ def test_a_gateway_killed_mid_conversation_loses_nothing_and_answers_nothing_twi
                 replies = say(url_a, w, "那公園的路燈呢")
                 assert _kept(replies), replies  # queued behind B's: never overtakes it
             # 3. B dies holding those messages; Rasa comes back.
-            os.killpg(gateway_b.pid, signal.SIGKILL)
-            gateway_b.wait()
+            gateway_b.kill()
             killed_at = time.monotonic()
         finally:
             for pid in rasa_pids:
@@ -213,9 +176,8 @@ def test_a_gateway_killed_mid_conversation_loses_nothing_and_answers_nothing_twi
             assert recalled is not None
             assert [m.text for m in merge(recalled) if m.text] == [r["text"] for r in first_answers[w] if r.get("text")]
     finally:
-        if gateway_b is not None and gateway_b.poll() is None:
-            os.killpg(gateway_b.pid, signal.SIGKILL)
-            gateway_b.wait()
+        if gateway_b is not None:
+            gateway_b.kill()
         for pid in rasa_pids:
             if alive(pid):
                 os.killpg(pid, signal.SIGCONT)

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-import subprocess
+import contextlib
+import io
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -14,7 +15,6 @@ from sqlalchemy import update
 from bot import db
 from bot.staff import accounts, auth
 from tests.cases_fixtures import reset
-from tests.conftest import ROOT
 from tests.staff_helpers import login, make_user
 
 PW = "a-long-passphrase-1"
@@ -153,17 +153,39 @@ def test_admin_creates_resets_and_deactivates(client) -> None:
     assert users["op1"]["active"] is False and users["op1"]["display_name"] == "<b>小美</b>"
 
 
-def test_cli_first_admin_refuses_weak_and_missing_passwords(tmp_path) -> None:
+def _cli(monkeypatch, *args: str, **env: str) -> tuple[int | str | None, str]:
+    """`python -m bot ARGS` with these BOT_* variables, its command line run here (bot.__main__.main,
+    stdin not a terminal): the exit code (or SystemExit's message) and what it wrote to stderr."""
+    from bot.__main__ import main
+
+    for name in ("BOT_ADMIN_PASSWORD", "BOT_USER_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("sys.stdin", io.StringIO())
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code: int | str | None = main(list(args))
+    except SystemExit as exc:
+        code = exc.code
+    return code, err.getvalue()
+
+
+def test_cli_first_admin_refuses_weak_and_missing_passwords(tmp_path, monkeypatch) -> None:
     env = {"BOT_VAR_DIR": str(tmp_path / "var"), "PATH": "/usr/bin:/bin"}
-    py = str(ROOT / ".venv" / "bin" / "python")
-    weak = subprocess.run([py, "-m", "bot", "staff", "create-admin", "--username", "root"], cwd=ROOT,
-                          env={**env, "BOT_ADMIN_PASSWORD": "short"}, capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL)
-    assert weak.returncode == 1 and "12" in weak.stderr
-    none = subprocess.run([py, "-m", "bot", "staff", "create-admin", "--username", "root"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, stdin=subprocess.DEVNULL)
-    assert none.returncode != 0 and "BOT_ADMIN_PASSWORD" in none.stderr, "no default password, ever"
-    make_user("root", PW, "admin", env=env)
-    make_user("hank", PW, "handler", agency="PWB", env=env)
-    with pytest.raises(AssertionError, match="未知的機關"):
-        make_user("hank2", PW, "handler", agency="NOPE", env=env)
+    monkeypatch.setenv("BOT_VAR_DIR", env["BOT_VAR_DIR"])
+    monkeypatch.delenv("BOT_DATABASE_URL", raising=False)
+    reset()
+    code, err = _cli(monkeypatch, "staff", "create-admin", "--username", "root", BOT_ADMIN_PASSWORD="short")
+    assert code == 1 and "12" in err
+    code, err = _cli(monkeypatch, "staff", "create-admin", "--username", "root")
+    assert code not in (0, None) and "BOT_ADMIN_PASSWORD" in f"{code}{err}", "no default password, ever"
+    make_user("root", PW, "admin", env=env)  # once through a real `python -m bot` process
+    code, err = _cli(monkeypatch, "staff", "add-user", "--username", "hank", "--role", "handler", "--agency", "PWB",
+                     BOT_USER_PASSWORD=PW)
+    assert code == 0, err
+    code, err = _cli(monkeypatch, "staff", "add-user", "--username", "hank2", "--role", "handler",
+                     "--agency", "NOPE", BOT_USER_PASSWORD=PW)
+    assert code == 1 and "未知的機關" in err, err
+    reset()

@@ -11,18 +11,16 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.cases_fixtures import reset
 from tests.conftest import CHROMIUM, ROOT, free_port
-from tests.staff_helpers import login, make_user
+from tests.gateways import running_gateway
+from tests.staff_helpers import login, make_users
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CLUSTER_JS = ROOT / "node_modules" / "leaflet.markercluster" / "dist" / "leaflet.markercluster.js"
@@ -42,33 +40,10 @@ def gateway(tmp_path_factory) -> Iterator[dict]:
     env = {k: v for k, v in os.environ.items() if k not in ("BOT_DATABASE_URL", "BOT_MAP_TILES_URL")}
     port = free_port()
     env.update({"BOT_VAR_DIR": str(tmp / "var"), "PORT": str(port)})
-    log = open(tmp / "gateway.log", "wb")  # noqa: SIM115 - closed in finally
-    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-m", "uvicorn", "bot.app:create_app",
-                             "--factory", "--host", "127.0.0.1", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, (tmp / "gateway.log").read_text(errors="replace")[-3000:]
-            try:
-                if httpx.get(url + "/staff/login", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "gateway did not start"
-            time.sleep(0.5)
-        make_user("sup", PW, "admin", env=env)
-        make_user("hank", PW, "handler", agency="PWB", env=env)
-        yield {"url": url, "env": env, "var": tmp / "var"}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with running_gateway(env, tmp / "gateway.log", ready="/staff/login", ready_status=200, timeout=90) as gw:
+        make_users([{"username": "sup", "password": PW, "role": "admin"},
+                    {"username": "hank", "password": PW, "role": "handler", "agency": "PWB"}], env=env)
+        yield {"url": gw.url, "env": env, "var": tmp / "var"}
 
 
 def spots(district: str, centre: tuple[float, float], n: int, seed: int) -> list[tuple[float, float]]:

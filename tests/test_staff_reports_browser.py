@@ -10,15 +10,14 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import CHROMIUM, ROOT, free_port
-from tests.staff_helpers import login, make_user
+from tests.gateways import running_gateway
+from tests.staff_helpers import login, make_users
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 CHART = ROOT / "node_modules" / "chart.js" / "dist" / "chart.umd.js"
@@ -40,29 +39,12 @@ def gateway(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:
     env = {**os.environ, "BOT_VAR_DIR": str(tmp / "var"), "BOT_DATABASE_URL": f"sqlite:///{tmp / 'bot.db'}",
            "BOT_KB_DIR": str(kb), "BOT_CURATED_DIR": str(tmp / "curated"), "PORT": str(port)}
     env.pop("BOT_RASA_API_TOKEN", None)
-    log = open(tmp / "gateway.log", "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "python"), "-m", "uvicorn", "bot.app:create_app",
-                             "--factory", "--port", str(port)], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/staff/login", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            raise AssertionError((tmp / "gateway.log").read_text())
-        make_user("curator1", PASSWORD, "curator", env=env)
-        make_user("admin1", PASSWORD, "admin", env=env)
-        make_user("pwb1", PASSWORD, "handler", agency="PWB", env=env)
+    with running_gateway(env, tmp / "gateway.log", ready="/staff/login", ready_status=200, timeout=60) as gw:
+        make_users([{"username": "curator1", "password": PASSWORD, "role": "curator"},
+                    {"username": "admin1", "password": PASSWORD, "role": "admin"},
+                    {"username": "pwb1", "password": PASSWORD, "role": "handler", "agency": "PWB"}], env=env)
         _seed(env)
-        yield url, env
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
+        yield gw.url, env
 
 
 SEED = """

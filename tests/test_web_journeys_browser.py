@@ -9,7 +9,9 @@ Not covered by the other browser tests, so here:
   report → the draft says 1 photo → 確認送出 → the filed case has 1 photo; then axe-core;
 - follow-up on a second browser context (another device): case number + PIN → the reporter's card;
 - English typed on the page → routed and answered in English;
-- hand-over by text 「我要找真人」 → queued for a person (the mode banner), and back.
+- hand-over by text 「我要找真人」 → queued for a person (the mode banner), and back;
+- a shared GPS position inside the form: the citizen's own bubble says 「📍 已分享位置」, never
+  coordinates (nor 「[我的位置]」), and the reply reads the place back in words.
 
 Assertions are on the reply protocol (the JSON the page received, custom.type) and on what
 the page shows. Screenshots under /tmp/bianmin-web-shots (BOT_WEB_SHOTS) as test artefacts.
@@ -45,8 +47,8 @@ def webhook(resp) -> bool:
     return resp.url.endswith("/webhooks/rest/webhook") and resp.request.method == "POST"
 
 
-def open_chat(browser, stack):  # noqa: F811
-    ctx = browser.new_context(viewport=PHONE, locale="zh-TW")
+def open_chat(browser, stack, **options):  # noqa: F811
+    ctx = browser.new_context(viewport=PHONE, locale="zh-TW", **options)
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -188,6 +190,32 @@ def test_asking_for_a_person_in_words_queues_for_the_desk(browser, stack) -> Non
         page.locator("#log .choices button", has_text="回到小幫手").last.click()
         page.wait_for_function("() => document.getElementById('who-now').dataset.mode === 'bot'",
                                timeout=REPLY_MS)
+        assert not page.errors, page.errors
+    finally:
+        ctx.close()
+
+
+def test_a_shared_location_is_shown_in_words_not_coordinates(browser, stack) -> None:  # noqa: F811
+    # 三民區, by 建工路 (the project's gazetteer has landmarks around it).
+    ctx, page = open_chat(browser, stack, geolocation={"latitude": 22.6489, "longitude": 120.3288},
+                          permissions=["geolocation"])
+    try:
+        first, _ = say(page, "巷子口有個大洞")
+        assert asked(first) == "location", first
+        before = bubbles(page, "bot").count()
+        with page.expect_response(webhook, timeout=REPLY_MS) as got:
+            page.click("#locate")
+        page.wait_for_function("n => document.querySelectorAll('#log .msg.bot').length > n", arg=before,
+                               timeout=REPLY_MS)
+        replies = got.value.json()
+        transcript("[GPS]", replies)
+        mine = bubbles(page, "me").last.inner_text()
+        assert "已分享位置" in mine and "[我的位置]" not in mine, mine
+        shown = answer(page, before)
+        coordinates = re.compile(r"22\.\d{3}|120\.\d{3}")
+        assert not coordinates.search(mine) and not coordinates.search(shown), shown
+        assert "三民區" in shown, f"the place in words: {shown}"
+        shot(page, "phone-journey-gps-label")
         assert not page.errors, page.errors
     finally:
         ctx.close()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -173,7 +173,11 @@ def test_index_rebuilds_when_yaml_changes(tmp_path: Path, searcher) -> None:
     assert s.index.content_hash != first and hits[0].program.id == data["programs"][0]["id"]
 
 
-def test_cli_contract() -> None:
+def test_cli_contract(searcher, monkeypatch) -> None:
+    """`python -m bot youth-search --jsonl`, its command line run here (bot.__main__.main) on the
+    module's searcher: a new process would only load the same model again."""
+    from bot.__main__ import main
+
     lines = [
         {"id": 1, "text": "大三暑假想找實習"},
         "not json",
@@ -182,16 +186,11 @@ def test_cli_contract() -> None:
         {"id": 4, "text": "巷口那盞燈晚上都不亮"},
     ]
     stdin = "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
-    proc = subprocess.run(
-        [sys.executable, "-m", "bot", "youth-search", "--jsonl"],
-        input=stdin,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = [json.loads(line) for line in proc.stdout.splitlines()]
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        assert main(["youth-search", "--jsonl"]) == 0
+    out = [json.loads(line) for line in stdout.getvalue().splitlines()]
     assert [o.get("id") for o in out] == [1, None, "b", 3, 4]
     assert "error" in out[1] and "error" in out[2]
     assert out[0]["results"][0]["program_id"] == "kyb-internship-dagang"

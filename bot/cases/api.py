@@ -19,7 +19,6 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import os
 
 from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
@@ -28,6 +27,7 @@ from pydantic import BaseModel, Field
 from bot import notify as notify_mod
 from bot.cases import intake, store
 from bot.catalogue import catalogue
+from bot.config import settings
 from bot.messages import Outgoing
 from bot.staff import audit  # its tables are registered wherever this API is mounted
 from bot.staff.auth import StaffUser
@@ -50,7 +50,7 @@ class Transfer(BaseModel):
 
 def _credentials() -> list[tuple[str, str]]:
     """(actor, token) pairs from BOT_STAFF_API_TOKEN."""
-    value = os.environ.get("BOT_STAFF_API_TOKEN", "").strip()
+    value = settings().staff_api_token
     if not value:
         return []
     if ":" not in value:

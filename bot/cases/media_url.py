@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
-import os
 import socket
 from urllib.parse import urlsplit
 
@@ -29,6 +28,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from bot import db, media
 from bot.cases import store
+from bot.config import settings
 
 log = logging.getLogger("bot.cases.media_url")
 TIMEOUT = 10.0
@@ -41,7 +41,7 @@ class Refused(ValueError):
 
 
 def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    raw = os.environ.get("BOT_MEDIA_FETCH_ALLOW", "")
+    raw = settings().media_fetch_allow
     return [ipaddress.ip_network(n.strip(), strict=False) for n in raw.split(",") if n.strip()]
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-import os
 import re
 import xml.etree.ElementTree as ET
 from datetime import datetime
@@ -132,7 +131,7 @@ def to_xml(data: Any, root: str, item: str) -> Response:
 
 
 def _client(api_key: str) -> str | None:
-    keys = [k.strip() for k in os.environ.get("BOT_OPEN311_API_KEYS", "").split(",") if k.strip()]
+    keys = [k.strip() for k in settings().open311_api_keys.split(",") if k.strip()]
     if any(hmac.compare_digest(api_key.encode(), k.encode()) for k in keys):
         return pseudonym("open311", api_key)
     return None

@@ -17,7 +17,6 @@ was never finished) are deleted.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -40,23 +39,13 @@ DEFAULT_CHAT_DAYS = 90
 PURGED = "purged"
 
 
-def _days(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    try:
-        days = int(value) if value.strip() else default
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be a whole number of days, got {value!r}") from exc
-    if days < 0:
-        raise SystemExit(f"{name} must be 0 (off) or more")
-    return days
-
-
 def retention_days() -> int:
-    return _days("BOT_RETENTION_DAYS", DEFAULT_DAYS)
+    """BOT_RETENTION_DAYS (bot.config; a bad value stops there, naming it)."""
+    return settings().retention_days
 
 
 def chat_retention_days() -> int:
-    return _days("BOT_RETENTION_CHAT_DAYS", DEFAULT_CHAT_DAYS)
+    return settings().retention_chat_days
 
 
 @dataclass

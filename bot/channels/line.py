@@ -89,6 +89,7 @@ from bot.conversation import RASA_DOWN
 from bot.messages import Button, Incoming, Location, Outgoing
 from bot.notify import delivery, register_sender
 from bot.privacy import pseudonym
+from bot.script import language
 
 log = logging.getLogger("bot.channels.line")
 router = APIRouter()
@@ -111,6 +112,11 @@ def menu_buttons(path: Path = RICH_MENU) -> list[Button]:
 
 
 MENU = menu_buttons() + [Button("訂閱通知", "/notices?action=subscribe")]  # bot.notices.chat: the five topics
+# The same postbacks for a citizen writing English (bot.script.language): the tiles' words in English.
+MENU_EN_TITLES = {"/report_start": "Report a problem", "/case_status": "My cases", "/youth_start": "Youth resources",
+                  "/faq": "Common questions", "/human_handoff": "Talk to a person",
+                  "/notices?action=subscribe": "Notices"}
+MENU_EN = [Button(MENU_EN_TITLES.get(b.payload, b.title), b.payload) for b in MENU]
 WELCOME = (
     "歡迎使用「便民一路通」高雄市民服務小幫手！\n"
     "直接用自己的話告訴我您遇到的事，例如「巷口路燈不亮」「樓下卡拉OK吵到三點」「我28歲想開早餐店有補助嗎」，"
@@ -124,6 +130,11 @@ PRIVACY = (
 STICKER = "謝謝您的貼圖 😊 請用文字告訴我需要什麼協助，例如「巷口路燈不亮」，或點下方選單。"
 UNSUPPORTED = "目前看得懂文字、照片、位置和貼圖；語音、影片和檔案還不行，請改用文字描述。"
 IMAGE_FAILED = "照片沒有收到（下載失敗或格式不符，支援 JPEG/PNG，10 MB 以內），請再傳一次。"
+STICKER_EN = ("Thanks for the sticker 😊 Please tell me in words what you need, e.g. \"the street light at my "
+              "corner is out\", or tap the menu below.")
+UNSUPPORTED_EN = ("I can read text, photos, locations and stickers; not voice, video or files yet. "
+                  "Please describe it in words.")
+IMAGE_FAILED_EN = "The photo did not arrive (download failed, or not JPEG/PNG up to 10 MB). Please send it again."
 ONE_TO_ONE = (
     "謝謝邀請！「便民一路通」只在一對一的聊天中服務，以保護每位市民的個人資料（地址、電話、案件內容）。"
     "請加我為好友，私下告訴我需要什麼協助。我先離開這裡，再見！"
@@ -339,7 +350,7 @@ class LineChannel:
             log.info("line event ignored type=%s", event.type)
             return None
         replies = await self._converse(user_id, incoming)
-        if render(replies):
+        if render(replies):  # only whether anything shows: no words of LINE's own needed
             return replies
         if await self._held_by_person(sender):
             return None  # a person holds the conversation: the citizen's words went to them
@@ -395,14 +406,15 @@ class LineChannel:
         if isinstance(msg, LocationMessageContent):
             loc = Location(msg.latitude, msg.longitude, (msg.address or "")[:300], (msg.title or "")[:100])
             return Incoming("line", sender, location=loc), None
+        en = language("line", sender)[0] == "en"  # the conversation's language so far (bot.script)
         if isinstance(msg, StickerMessageContent):
-            return None, [Outgoing(text=STICKER, buttons=MENU)]
+            return None, [Outgoing(text=STICKER_EN, buttons=MENU_EN) if en else Outgoing(text=STICKER, buttons=MENU)]
         if isinstance(msg, ImageMessageContent):
             image_id = await self._download(msg)
             if image_id is None:
-                return None, [Outgoing(text=IMAGE_FAILED)]
+                return None, [Outgoing(text=IMAGE_FAILED_EN if en else IMAGE_FAILED)]
             return Incoming("line", sender, image_id=image_id), None
-        return None, [Outgoing(text=UNSUPPORTED)]
+        return None, [Outgoing(text=UNSUPPORTED_EN if en else UNSUPPORTED)]
 
     async def _photo_set(self, sender: str, image_set: Any, replies: list[Outgoing] | None) -> list[Outgoing] | None:
         """One answer for a set of photos sent at once (bot.channels.line_photos): each photo has
@@ -472,7 +484,8 @@ class LineChannel:
         """An answer: recorded (bot.notify.delivery), the first batch by reply while the token is
         fresh, the rest (or all) pushed with retry keys from the event; what is not accepted yet
         stays for the delivery worker. The log says delivered only when LINE said so."""
-        batches = render(replies)
+        # LINE's own words (quick-reply labels, 「請選擇：」) in the language bot.script decided.
+        batches = render(replies, language("line", pseudonym("line", user_id))[0])
         if not batches:
             return
         base = f"line-event:{key}"
@@ -595,7 +608,8 @@ class LineChannel:
         if who is None or not who.followed:
             log.info("line push skipped sender=%s: %s", sender[:8], "unknown" if who is None else "unfollowed")
             return
-        items = [{"key": retry_key(key, i), "messages": batch} for i, batch in enumerate(render(messages))]
+        batches = render(messages, language("line", sender)[0])  # LINE's own words in their language
+        items = [{"key": retry_key(key, i), "messages": batch} for i, batch in enumerate(batches)]
         if not items:
             return
         job = delivery.Job(None, key, "line", "notification", sender, who.user_id, items)

@@ -9,11 +9,12 @@ goes on answering (bot.handoff.service.enqueue).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
+
+from bot.config import settings
 
 DEFAULT = "mon-fri 08:30-17:30"
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -88,8 +89,9 @@ def parse(spec: str, tz: str = "Asia/Taipei") -> Hours:
 
 
 def current() -> Hours:
-    # Read on each call (cheap) so tests and operators can change hours without a restart.
-    return parse(os.environ.get("BOT_HANDOFF_HOURS") or DEFAULT, os.environ.get("BOT_HANDOFF_TZ") or "Asia/Taipei")
+    # Parsed on each call (cheap): BOT_HANDOFF_HOURS / BOT_HANDOFF_TZ, read once with the settings.
+    cfg = settings()
+    return parse(cfg.handoff_hours or DEFAULT, cfg.handoff_tz or "Asia/Taipei")
 
 
 def when_text(at: datetime, now: datetime, lang: str) -> str:

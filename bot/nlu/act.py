@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import threading
 from collections import Counter
@@ -35,6 +34,7 @@ import numpy as np
 import yaml
 
 from bot.catalogue import ROOT
+from bot.config import settings
 from bot.nlu.normalise import normalise_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,7 +50,7 @@ HANDOFF_SERVICE = "human_handoff"
 DATA_DIR = ROOT / "nlu_data" / "act"
 # Not BOT_MODELS_DIR: that holds the Rasa models the retrain job swaps; this one follows only
 # nlu_data/act/, and a stack started on another models folder (tests) reuses it.
-MODELS_DIR = Path(os.environ.get("BOT_ACT_MODELS_DIR", ROOT / "models"))
+MODELS_DIR = settings().act_models_dir
 # Own examples count more than one real row each: there are ~500 of them against ~5,200 real
 # rows, and they are the only ones where a question and a report share a topic and a style:
 # the real reports are mostly street lights and roads, so without this weight "路燈" itself

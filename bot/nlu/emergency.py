@@ -136,7 +136,15 @@ def vetoed(lowered: str, r: Rules | None = None) -> bool:
     r = r or rules()
     if any(p.search(lowered) for p in r.not_if_any):
         return True
-    return any(p.search(lowered) for p in r.past) and not any(p.search(lowered) for p in r.now)
+    # The latest time reference wins: "昨天開始頭痛，剛剛突然倒下" is now, "剛剛下班回家，昨天捷運站有人
+    # 暈倒" is not (a past or hypothetical word after the last "now" word vetoes).
+    past = _last(lowered, r.past)
+    return past >= 0 and _last(lowered, r.now) < past
+
+
+def _last(lowered: str, patterns: tuple[re.Pattern, ...]) -> int:
+    """Where the last match of any pattern starts (-1: none)."""
+    return max((m.start() for p in patterns for m in p.finditer(lowered)), default=-1)
 
 
 @lru_cache(maxsize=2)

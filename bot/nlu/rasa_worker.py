@@ -46,7 +46,9 @@ def _parse_batch(agent, texts: list[str]) -> list[dict]:
 
 def main() -> None:
     model_path = sys.argv[1]
-    batch_size = int(os.environ.get("BOT_ROUTE_BATCH", "64"))
+    from bot.config import settings
+
+    batch_size = settings().route_batch
     agent = _load(model_path)
     out = sys.stdout
     out.write(json.dumps({"ready": True}) + "\n")

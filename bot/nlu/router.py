@@ -7,11 +7,11 @@ Pure Python: importable from both environments.
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from bot.catalogue import Catalogue, catalogue
+from bot.config import settings
 from bot.nlu import emergency
 from bot.nlu.act import act_of
 
@@ -19,7 +19,7 @@ from bot.nlu.act import act_of
 # over the training material, never on the dev split (benchmarks/route_eval.py: the more cautious
 # of the thresholds the leave-one-source-out and the source-stratified CV choose; benchmarks/
 # README.md "Routing on real material"); overridable for experiments.
-CLARIFY_THRESHOLD = float(os.environ.get("BOT_CLARIFY_THRESHOLD", "0.85"))
+CLARIFY_THRESHOLD = settings().clarify_threshold
 MAX_CHOICES = 3
 FALLBACK_INTENT = "nlu_fallback"
 # Greetings and thanks are short; a long complaint that ends in 謝謝 is a request. Above this

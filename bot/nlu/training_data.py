@@ -12,13 +12,13 @@ Sources, in training order:
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import yaml
 
 from bot.catalogue import ROOT
+from bot.config import settings
 
 NLU_DIR = ROOT / "nlu_data"
 OURS = "ours"  # the source name of examples without metadata (written by us, curated, imported)
@@ -28,8 +28,7 @@ def curated_dir() -> Path:
     """Where curators' examples from real conversations go (bot/staff/curated_examples.py): beside
     the database under var/, not in the repository tree the service runs from (a running service
     writing into its own code is a finding of the privacy review; the examples are citizens' words)."""
-    var_dir = Path(os.environ.get("BOT_VAR_DIR") or ROOT / "var")
-    return Path(os.environ.get("BOT_CURATED_DIR") or var_dir / "curated")
+    return settings().curated_dir  # BOT_CURATED_DIR, default var_dir/curated
 
 
 _ITEM = re.compile(r"^\s*-\s+(.*\S)\s*$")

@@ -13,24 +13,34 @@ from bot.cases.places import DISTRICTS
 class Topic:
     id: str
     label: str  # what a citizen reads
-    words: tuple[str, ...]  # how citizens name it, longest first where one contains another
+    words: tuple[str, ...]  # how citizens name it (Chinese, then English), longest first where one contains another
+    en: str = ""  # what a citizen writing English reads
 
 
 TOPICS: dict[str, Topic] = {
     t.id: t
     for t in (
-        Topic("water", "停水", ("停水", "自來水", "水壓", "供水", "水")),
-        Topic("power", "停電", ("停電", "供電", "電力", "電")),
-        Topic("typhoon", "颱風與停班停課", ("停班停課", "停班", "停課", "颱風", "豪雨")),
-        Topic("air", "空氣品質", ("空氣品質", "空品", "空汙", "空污", "空氣", "AQI", "PM2.5")),
-        Topic("roadworks", "道路施工", ("道路施工", "道路管制", "施工", "修路", "封路", "挖路")),
+        Topic("water", "停水", ("停水", "自來水", "水壓", "供水", "水",
+                              "water outages", "water outage", "water"), "water outages"),
+        Topic("power", "停電", ("停電", "供電", "電力", "電",
+                              "power outages", "power outage", "power cuts", "power cut", "electricity", "power"),
+              "power outages"),
+        Topic("typhoon", "颱風與停班停課", ("停班停課", "停班", "停課", "颱風", "豪雨",
+                                          "typhoons", "typhoon"), "typhoon days off"),
+        Topic("air", "空氣品質", ("空氣品質", "空品", "空汙", "空污", "空氣", "AQI", "PM2.5",
+                                  "air quality", "air pollution"), "air quality"),
+        Topic("roadworks", "道路施工", ("道路施工", "道路管制", "施工", "修路", "封路", "挖路",
+                                        "road works", "roadworks", "road closures", "road closure"), "road works"),
     )
 }
 WHOLE_CITY = "全市"
+WHOLE_CITY_EN = "the whole city"
 
 
-def label(topic: str) -> str:
-    return TOPICS[topic].label if topic in TOPICS else topic
+def label(topic: str, lang: str = "zh") -> str:
+    if topic not in TOPICS:
+        return topic
+    return TOPICS[topic].en if lang == "en" and TOPICS[topic].en else TOPICS[topic].label
 
 
 def find_topics(text: str) -> list[str]:

@@ -93,7 +93,7 @@ def _load_key(configured: str, var_dir: str) -> bytes:
 
 
 def _key() -> bytes:
-    return _load_key(os.environ.get("BOT_AUDIT_KEY", ""), str(settings().var_dir))
+    return _load_key(settings().audit_key, str(settings().var_dir))
 
 
 # --- the head outside the database -------------------------------------------------------------

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import mimetypes
-import os
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
@@ -33,6 +32,7 @@ from bot import media
 from bot.cases import api as cases_api
 from bot.cases import due, places, repeats, store
 from bot.catalogue import catalogue
+from bot.config import settings
 from bot.nlu.normalise import normalise_text
 from bot.staff import audit, console, curation, phone_intake
 from bot.staff.auth import StaffAuthError, StaffUser, require
@@ -78,7 +78,7 @@ def _day(value: str | None, end: bool = False) -> datetime | None:
     return datetime.combine(d, time(), tzinfo=store.TAIPEI).astimezone(timezone.utc)
 
 
-def _filter(user: StaffUser, agency: str | None, service: str | None, district: str | None,
+def case_filter(user: StaffUser, agency: str | None, service: str | None, district: str | None,
             status: str | None, since: str | None, until: str | None, q: str | None = None,
             overdue: bool = False) -> store.CaseFilter:
     if user.role == "handler":  # admin and operators: every agency
@@ -167,7 +167,7 @@ async def options(user: StaffUser = Depends(require("handler", "curator", "opera
         "statuses": [{"id": k, "name": v} for k, v in store.STATUS_ZH.items()],
         "user": user.as_json(),
         # Optional tile server (e.g. the city's own); without it the map shows markers only.
-        "map_tiles": os.environ.get("BOT_MAP_TILES_URL", ""),
+        "map_tiles": settings().map_tiles_url,
     }
 
 
@@ -196,7 +196,7 @@ async def list_cases(user: StaffUser = Depends(require(*VIEW_ROLES)), agency: st
                      overdue: bool = False,
                      page: int = Query(default=1, ge=1, le=10_000),
                      per_page: int = Query(default=PER_PAGE, ge=1, le=MAX_PER_PAGE)) -> dict[str, Any]:
-    f = _filter(user, agency, service, district, status, since, until, q, overdue)
+    f = case_filter(user, agency, service, district, status, since, until, q, overdue)
     sort = _sort(sort)
     f.now = datetime.now(timezone.utc)  # one "now" for the overdue filter and the rows' badges
     rows, total = await asyncio.to_thread(store.list_cases, f, page, per_page, sort)
@@ -214,7 +214,7 @@ async def map_points(user: StaffUser = Depends(require(*VIEW_ROLES)), agency: st
                      until: str | None = Query(default=None, alias="to"),
                      q: str | None = Query(default=None, max_length=100), overdue: bool = False) -> dict[str, Any]:
     # The same cases as the list (its search and overdue view too); sort and paging do not apply.
-    f = _filter(user, agency, service, district, status, since, until, q, overdue)
+    f = case_filter(user, agency, service, district, status, since, until, q, overdue)
     points = await asyncio.to_thread(store.located_cases, f)
     await asyncio.to_thread(audit.append, user, "cases.list", "cases map")
     cat = catalogue()
@@ -227,7 +227,7 @@ async def repeat_problems(user: StaffUser = Depends(require(*VIEW_ROLES)),
                           agency: str | None = None) -> dict[str, Any]:
     """Recurring problems (bot.cases.repeats): a handler sees their agency's, admin and operators
     every agency's (or one, with `agency`), as the case list's rules say."""
-    scope = _filter(user, agency, None, None, None, None, None).agency
+    scope = case_filter(user, agency, None, None, None, None, None).agency
     if user.role == "handler" and not scope:
         scope = "-"  # a handler without an agency sees none rather than every agency's
     found = await asyncio.to_thread(repeats.find, scope)

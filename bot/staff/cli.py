@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 
 from bot import db
+from bot.config import settings
 
 
 def add_parsers(sub) -> None:
@@ -32,7 +32,7 @@ def add_parsers(sub) -> None:
 
 
 def _password(env: str) -> str:
-    value = os.environ.get(env, "")
+    value = getattr(settings(), env.removeprefix("BOT_").lower())  # BOT_ADMIN_PASSWORD: admin_password
     if value:
         return value
     if not sys.stdin.isatty():

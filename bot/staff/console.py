@@ -12,7 +12,6 @@ keep a citizen's case), and each 403 and each CSV export goes to the access log.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from pathlib import Path
 from urllib.parse import quote
@@ -23,6 +22,7 @@ from pydantic import BaseModel, Field
 
 from bot import ratelimit
 from bot.catalogue import ROOT
+from bot.config import settings
 from bot.staff import accounts, audit, auth
 from bot.staff.auth import StaffUser, current_user
 
@@ -50,13 +50,10 @@ VENDOR: dict[str, tuple[str, str]] = {
 
 # Pages never cached, never framed, scripts only from us; images may come from the optional tile
 # server. Inline styles are allowed: Leaflet and chart libraries position elements with them.
-_TILES = os.environ.get("BOT_MAP_TILES_URL", "")
-
-
 def csp() -> str:
-    tiles = ""
-    if _TILES.startswith(("https://", "http://")):
-        tiles = " " + "/".join(_TILES.split("/", 3)[:3])
+    tiles, url = "", settings().map_tiles_url
+    if url.startswith(("https://", "http://")):
+        tiles = " " + "/".join(url.split("/", 3)[:3])
     return ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
             "img-src 'self' data: blob:" + tiles
             + "; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
@@ -69,10 +66,11 @@ router = APIRouter(prefix="/staff")
 
 
 def secure_cookies(request: Request) -> bool:
-    if request.url.scheme == "https" or os.environ.get("BOT_STAFF_SECURE_COOKIE") == "1":
+    cfg = settings()
+    if request.url.scheme == "https" or cfg.staff_secure_cookie:
         return True
     # A TLS-terminating proxy listed in BOT_TRUSTED_PROXIES says so; nobody else is believed.
-    trusted = {a.strip() for a in os.environ.get("BOT_TRUSTED_PROXIES", "").split(",") if a.strip()}
+    trusted = {a.strip() for a in cfg.trusted_proxies.split(",") if a.strip()}
     peer = request.client.host if request.client else None
     return peer in trusted and request.headers.get("x-forwarded-proto", "").split(",")[-1].strip() == "https"
 

@@ -24,15 +24,13 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from sqlalchemy import func, or_, select
 
-from bot import db
 from bot.cases import places, store
 from bot.catalogue import catalogue
 from bot.geo import boundaries
 from bot.staff import audit
 from bot.staff.auth import StaffUser, require
-from bot.staff.cases_console import VIEW_ROLES, _filter
+from bot.staff.cases_console import VIEW_ROLES, case_filter
 
 router = APIRouter(prefix="/staff")
 LOCATE_LIMIT = 20_000  # cases without a district placed by their position, per request at most
@@ -160,14 +158,9 @@ def density(f: store.CaseFilter) -> tuple[Counter[tuple[str, str]], int]:
     district, no position in the city)."""
     known = set(boundaries.districts())
     counts: Counter[tuple[str, str]] = Counter()
-    C = store.Case
     # store's own filter (the list's search, statuses, dates, overdue), so the tallies match the list.
-    stmt = store._filtered(select(C.district, C.service, func.count()), f).group_by(C.district, C.service)
-    unknown = or_(C.district.is_(None), C.district.not_in(known))
-    where = store._filtered(select(C.service, C.lat, C.lon), f).where(unknown, C.lat.is_not(None), C.lon.is_not(None))
-    with db.session_factory()() as session:
-        rows = session.execute(stmt).all()
-        positions = session.execute(where.limit(LOCATE_LIMIT)).all()
+    rows = store.counts_by_district_service(f)
+    positions = store.positions_outside(f, known, LOCATE_LIMIT)
     unplaced = 0
     for district, service, n in rows:
         if district in known:
@@ -197,7 +190,7 @@ async def cases_density(user: StaffUser = Depends(require(*VIEW_ROLES)), agency:
                         since: str | None = Query(default=None, alias="from"),
                         until: str | None = Query(default=None, alias="to")) -> dict[str, Any]:
     status = status or "open"
-    f = _filter(user, agency, service, district, None if status == "all" else status, since, until)
+    f = case_filter(user, agency, service, district, None if status == "all" else status, since, until)
     counts, unplaced = await asyncio.to_thread(density, f)
     # Counts, not cases; still a view over many citizens' reports, logged like the map.
     await asyncio.to_thread(audit.append, user, "cases.list", "cases density")

@@ -153,12 +153,13 @@ def train_lock() -> Iterator[None]:
     """One training at a time per installation (a lock file in BOT_VAR_DIR). BOT_TRAIN_LOCK names
     another file (developers sharing one machine: `/tmp/bianmin-train.lock`); BOT_TRAIN_LOCK_HELD=1
     says an ancestor already holds it (a test run under `flock`), which would otherwise deadlock."""
-    if os.environ.get("BOT_TRAIN_LOCK_HELD") == "1":
+    cfg = settings()
+    if cfg.train_lock_held:
         yield
         return
-    var_dir = settings().var_dir
+    var_dir = cfg.var_dir
     var_dir.mkdir(parents=True, exist_ok=True)
-    path = os.environ.get("BOT_TRAIN_LOCK") or str(var_dir / "train.lock")
+    path = cfg.train_lock or str(var_dir / "train.lock")
     with open(path, "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
@@ -178,7 +179,7 @@ def _route_eval() -> ModuleType:
 
 def holdout_rows() -> tuple[str, list[dict]]:
     """The dev split when it is on this machine, else our own held-out file."""
-    files = sorted(_route_eval().EVAL_DIR.glob("*.jsonl")) if os.environ.get("BOT_RETRAIN_HOLDOUT") != "repo" else []
+    files = sorted(_route_eval().EVAL_DIR.glob("*.jsonl")) if settings().retrain_holdout != "repo" else []
     if not files:
         files = [HOLDOUT]
     rows = [json.loads(line) for path in files for line in path.open(encoding="utf-8") if line.strip()]
@@ -249,7 +250,7 @@ def promote(candidate: Path) -> str:
 
 def reload_rasa(model: Path) -> str:
     """PUT /model on every Rasa replica `python -m bot run` started (it passes the API token)."""
-    token = os.environ.get("BOT_RASA_API_TOKEN", "")
+    token = settings().rasa_api_token
     if not token:
         return ("the running Rasa was not told (no BOT_RASA_API_TOKEN: not started by `python -m bot run`); "
                 "it loads the new model on its next start")

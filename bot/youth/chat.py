@@ -9,9 +9,10 @@ from datetime import date
 from typing import Any
 
 from bot.messages import Button, Outgoing
-from bot.youth.consult import CONTACT
 from bot.youth.eligibility import check, deadline
 from bot.youth.kb import CATEGORIES, Program
+from bot.youth.phrases import contact as contact_of
+from bot.youth.phrases import say
 from bot.youth.search import Hit, searcher
 from bot.youth.understand import Profile
 
@@ -21,6 +22,7 @@ MAX_CARDS = 5  # LINE allows 12 bubbles; five keep a phone screen readable
 # one that fits), and closed ones stay, marked: people plan for the next round.
 STATUS_ORDER = {"open": 0, "upcoming": 1, "unknown": 2, "closed": 3}
 STATUS_ZH = {"open": "受理中", "upcoming": "尚未開放", "unknown": "期間未定", "closed": "已截止"}
+STATUS_EN = {"open": "open", "upcoming": "not open yet", "unknown": "dates not announced", "closed": "closed"}
 UNVERIFIED_NOTE = "部分資訊尚待確認，以主辦單位公告為準"
 
 
@@ -60,8 +62,9 @@ def card(hit: Hit, lang: str = "zh") -> dict[str, Any]:
     if v.status == "ineligible":
         reason = v.reason
     else:
-        bits = v.matched[:2] + [f"請確認：{c}" for c in v.to_check[:2]]
-        reason = "；".join(bits) or f"符合你想找的{CATEGORIES[p.category]['zh']}"
+        bits = v.matched[:2] + [say("to_check", lang, what=c) for c in v.to_check[:2]]
+        what = CATEGORIES[p.category]["en" if lang == "en" else "zh"]
+        reason = ("; " if lang == "en" else "；").join(bits) or say("fits_category", lang, what=what)
     return {
         "program_id": p.id,
         "title": p.name(lang),
@@ -80,8 +83,8 @@ def card(hit: Hit, lang: str = "zh") -> dict[str, Any]:
         "sources": list(p.sources[:3]),
         "note": _note(p),
         "buttons": [
-            {"title": "比較", "payload": f'/youth_compare{{"program_id": "{p.id}"}}'},
-            {"title": "洽詢專家", "payload": f'/youth_consult{{"program_id": "{p.id}"}}'},
+            {"title": say("button_compare", lang), "payload": f'/youth_compare{{"program_id": "{p.id}"}}'},
+            {"title": say("button_consult", lang), "payload": f'/youth_consult{{"program_id": "{p.id}"}}'},
         ],
     }
 
@@ -91,21 +94,23 @@ def open_first(hits: list[Hit]) -> list[Hit]:
     return sorted(hits[:MAX_CARDS], key=lambda h: STATUS_ORDER.get(h.deadline.status, 2))
 
 
-def _intro(prof: Profile, shown: list[Hit]) -> str:
+def _intro(prof: Profile, shown: list[Hit], lang: str = "zh") -> str:
+    en = lang == "en"
     said = []
     if prof.age is not None:
-        said.append(f"{prof.age}歲")
+        said.append(say("said_age", lang, age=prof.age))
     if prof.district:
         said.append(prof.district)
     if prof.residency:
-        said.append("設籍高雄")
+        said.append(say("said_resident", lang))
     if prof.status:
-        said.append({"founder": "已創業", "student": "在學", "unemployed": "待業中", "employed": "在職"}[prof.status])
+        said.append(say(f"status_{prof.status}", lang))
     if prof.categories:
-        said.append("想找" + "、".join(CATEGORIES[c]["zh"] for c in prof.categories[:3]))
-    head = f"依你說的（{'，'.join(said)}），" if said else ""
+        what = (", " if en else "、").join(CATEGORIES[c]["en" if en else "zh"] for c in prof.categories[:3])
+        said.append(say("said_wants", lang, what=what))
+    head = say("intro_head", lang, said=(", " if en else "，").join(said)) if said else ""
     n_open = sum(h.deadline.status == "open" for h in shown)
-    return f"{head}找到{len(shown)}個可能適合的方案，其中{n_open}個目前受理中。"
+    return head + say("intro", lang, count=len(shown), open=n_open)
 
 
 def reply(text: str, lang: str = "zh", context: dict | None = None) -> list[Outgoing]:
@@ -115,44 +120,48 @@ def reply(text: str, lang: str = "zh", context: dict | None = None) -> list[Outg
     ans = searcher().search(text, context=(context or {}).get("profile"))
     prof = ans.profile
     if not ans.hits and not ans.excluded:
+        # An English citizen's buttons send English words (Chinese ones would turn the
+        # conversation Chinese, bot/script.py); the youth search reads both.
+        en = lang == "en"
         return [
             Outgoing(
-                text="我沒有找到符合的青年方案。可以說說你想做什麼（創業、找工作、實習、進修、出國、找場地），"
-                f"或直接聯絡{CONTACT}。",
+                text=say("nothing_found", lang, contact=contact_of(lang)),
                 buttons=[
-                    Button("創業資金", "我想創業，有什麼補助或貸款"),
-                    Button("找工作", "我想找工作"),
-                    Button("實習", "我想找實習"),
-                    Button("洽詢專家", "/youth_consult"),
+                    Button(say("button_startup", lang),
+                           "I want to start a business: any grants or loans?" if en else "我想創業，有什麼補助或貸款"),
+                    Button(say("button_job", lang), "I am looking for a job" if en else "我想找工作"),
+                    Button(say("button_internship", lang), "I am looking for an internship" if en else "我想找實習"),
+                    Button(say("button_consult", lang), "/youth_consult"),
                 ],
                 custom={"type": "youth_cards", "cards": [], "profile": prof.as_dict()},  # nothing found
             )
         ]
     shown = open_first(ans.hits)[:MAX_CARDS]
     cards = [card(h, lang) for h in shown]
-    lines = [_intro(prof, shown)] if shown else ["依你提供的條件，目前沒有符合的方案。"]
+    lines = [_intro(prof, shown, lang)] if shown else [say("none_fit", lang)]
     for h in shown[:3]:
-        lines.append(f"・{h.program.name(lang)}：{amount(h.program)}（{h.deadline.text}）")
+        lines.append(say("line", lang, title=h.program.name(lang), amount=amount(h.program), deadline=h.deadline.text))
     best = ans.hits[0]
     if best.deadline.status == "closed" and best is not shown[0]:
         # Open ones come first, but the closest match is named: people plan for its next round.
-        lines.append(f"最符合的「{best.program.name(lang)}」{best.deadline.text}。")
+        lines.append(say("best_closed", lang, title=best.program.name(lang), deadline=best.deadline.text))
     closed = [h for h in shown if h.deadline.status == "closed"]
     if closed and len(closed) < len(shown):
-        lines.append(f"標示「已截止」的{len(closed)}個本期已結束，列出來讓你準備下一期。")
+        lines.append(say("closed_shown", lang, count=len(closed)))
     if ans.excluded:
-        lines.append("不符合的：" + "；".join(h.verdict.reason for h in ans.excluded[:2]))
+        why = ("; " if lang == "en" else "；").join(h.verdict.reason for h in ans.excluded[:2])
+        lines.append(say("not_eligible", lang, why=why))
         cards += [card(h, lang) for h in ans.excluded[:2]]
     if prof.age is None and any("年齡" in c for h in shown[:3] for c in h.verdict.to_check):
-        lines.append("告訴我你的年齡，我可以幫你篩掉不符合的。")
+        lines.append(say("ask_age", lang))
     out = Outgoing(
         text="\n".join(lines),
         custom={"type": "youth_cards", "cards": cards, "profile": prof.as_dict()},
     )
     compare_ids = ",".join(h.program.id for h in shown[:3])
     if len(shown) >= 2:
-        out.buttons.append(Button("比較前三個", f'/youth_compare{{"ids": "{compare_ids}"}}'))
-    out.buttons.append(Button("洽詢專家", "/youth_consult"))
+        out.buttons.append(Button(say("button_compare_top", lang), f'/youth_compare{{"ids": "{compare_ids}"}}'))
+    out.buttons.append(Button(say("button_consult", lang), "/youth_consult"))
     return [out]
 
 
@@ -185,10 +194,14 @@ def compare(ids: list[str], profile: dict | None = None, today: date | None = No
     return {"type": "comparison", "columns": columns, "rows": rows}
 
 
-def compare_reply(ids: list[str], profile: dict | None = None) -> list[Outgoing]:
+def compare_reply(ids: list[str], profile: dict | None = None, lang: str = "zh") -> list[Outgoing]:
     table = compare(ids, profile)
-    names = "、".join(c["title"] for c in table["columns"])
-    return [Outgoing(text=f"比較：{names}", custom=table)]
+    if lang == "en":  # the programmes' English names in the head line; the table as the source wrote it
+        progs = [searcher().program(c["program_id"]) for c in table["columns"]]
+        names = ", ".join(p.name("en") if p else c["title"] for p, c in zip(progs, table["columns"]))
+    else:
+        names = "、".join(c["title"] for c in table["columns"])
+    return [Outgoing(text=say("compare_head", lang, names=names), custom=table)]
 
 
 # 「比較青年創業貸款跟雄挺利」「新尖兵和職前訓練哪個好」: a comparison asked for in words.
@@ -235,7 +248,7 @@ def named_programs(text: str) -> list[str]:
     return found[:3]
 
 
-def consult_reply(sender: str, program_id: str, contact_note: str = "") -> list[Outgoing]:
+def consult_reply(sender: str, program_id: str, contact_note: str = "", lang: str = "zh") -> list[Outgoing]:
     """A request booked in one go (no contact asked): kept for callers that have the details
     elsewhere. The chat asks for them step by step (bot/youth/consult_flow.py)."""
     from bot.youth.consult import book_consultation
@@ -243,7 +256,7 @@ def consult_reply(sender: str, program_id: str, contact_note: str = "") -> list[
     row = book_consultation(sender, program_id, contact_note)
     return [
         Outgoing(
-            text=f"已幫你登記諮詢（編號 {row.reference}），青年局專員會與你聯絡。急著問也可以直接找{CONTACT}。",
+            text=say("consult_booked_now", lang, reference=row.reference, contact=contact_of(lang)),
             custom={"type": "consultation", "to": "YOUTH", "consultation_id": row.id, "program_id": row.program_id},
         )
     ]

@@ -98,7 +98,10 @@ def parse_contact(text: str) -> Contact | None:
     return None
 
 
-_DAY = r"(?:週|周|星期|禮拜)[一二三四五六日天1-7]|平日|週末|周末|假日|明天|後天|今天|\d{1,2}[/月]\d{1,2}日?"
+_DAY = (r"(?:週|周|星期|禮拜)[一二三四五六日天1-7]|平日|週末|周末|假日|明天|後天|今天|\d{1,2}[/月]\d{1,2}日?"
+        # English, as the English slot buttons and an English citizen say it
+        r"|\b(?:mon|tue|tues|wed|wednes|thu|thur|thurs|fri|sat|satur|sun)(?:day)?s?\b|\bweekdays?\b|\bweekends?\b"
+        r"|\btomorrow\b|\btoday\b")
 _PERIOD = r"上午|早上|中午|下午|傍晚|晚上|morning|afternoon|evening"
 _TIME = r"\d{1,2}\s*(?:點半?|:\d{2}|：\d{2}|am|pm)"
 _UNTIL = r"(?:\s*(?:[-~到至]|－)\s*\d{1,2}\s*(?:點|:\d{2})?)?"
@@ -112,7 +115,9 @@ def parse_slots(text: str) -> list[str]:
     """Time slots in the order said: "週二上午、週四下午3點" → ["週二上午", "週四下午3點"]."""
     out: list[str] = []
     for m in _SLOT.finditer(text or ""):
-        slot = re.sub(r"\s+", "", m.group(0))
+        said = m.group(0).strip()
+        # 「週二 上午」 → 週二上午; English keeps its spaces ("Weekday morning").
+        slot = re.sub(r"\s+", " ", said) if re.search(r"[A-Za-z]{3}", said) else re.sub(r"\s+", "", said)
         if slot and slot not in out:
             out.append(slot)
     return out
