@@ -185,7 +185,7 @@ class Conversation:
             replies = await handoff.observe(msg, replies)  # the transcript: an operator sees it too
             self._tell_rasa(msg)
         else:
-            held = await handoff.intercept(msg)  # with a person (or asking for one): not Rasa
+            held = await handoff.intercept(msg, self.in_form)  # with a person (or asking for one): not Rasa
             # 「我要訂閱停水通知 三民區」「我的訂閱」「取消訂閱」 and their buttons: not Rasa either
             noticed = None if held is not None else await notices_chat.intercept(msg)
             if held is not None:
@@ -314,6 +314,26 @@ class Conversation:
         if events is None:
             raise RasaUnavailable("no tracker")
         return answer_in_tracker(events, kept.key, sender, 2 * self.settings.rasa_timeout)
+
+    async def in_form(self, msg: Incoming) -> bool:
+        """Whether Rasa has a form open for this citizen (the tracker's active loop); False when
+        no replica can tell."""
+        from bot import internal
+
+        sender = f"{msg.channel}-{msg.sender}"
+        for url in self.settings.rasa_replicas:
+            try:
+                resp = await self.client.get(f"{url}/conversations/{sender}/tracker",
+                                             params={"token": internal.token(), "include_events": "NONE"},
+                                             timeout=min(self.settings.rasa_timeout, 2.0))
+            except httpx.HTTPError:
+                continue
+            if resp.status_code == 200:
+                try:
+                    return bool((resp.json().get("active_loop") or {}).get("name"))
+                except (ValueError, AttributeError):
+                    return False
+        return False
 
     async def _deliver_kept(self, kept: pending.Kept, messages: list[dict]) -> None:
         msg = _incoming(kept)

@@ -10,7 +10,10 @@ bash scripts/setup.sh
 # Offline (CI here) nothing can be looked up: the audit says so plainly and does not fail.
 .venv/bin/python scripts/dependency_audit.py --allow-offline
 start=$(date +%s)
-.venv/bin/python -m pytest -m "not slow" "$@"
+# Two workers (pytest-xdist), one file each at a time: the tier is CPU-bound and each worker has
+# its own PostgreSQL database, temporary directories and ports (tests/conftest.py). The slow tier
+# stays in one process: two Rasa stacks or browsers at once would fight over two cores.
+.venv/bin/python -m pytest -m "not slow" -n 2 --dist loadfile "$@"
 echo "tests: fast tier took $(( $(date +%s) - start )) s"
 start=$(date +%s)
 .venv/bin/python -m pytest -m slow "$@"

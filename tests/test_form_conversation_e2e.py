@@ -1,7 +1,7 @@
 """The case form as a conversation through the real processes (`python -m bot run --no-train`),
 over the REST channel, asserting on the reply protocol (issue #18 items 3 and 6, and item 5's
 110 line): a question mid-form is answered and the form asks again; asking for a person
-inside the form (desk closed: told so, and the form goes on); an emergency wins inside the
+inside the form (desk closed: told so, and the form asks its question again); an emergency wins inside the
 form; no plate → describe the vehicle; a correction at the summary; what the citizen said
 stays in the case; a photo sent first is attached to the case; a noise report points to 110."""
 
@@ -72,11 +72,12 @@ def test_form_conversation(tmp_path):
         digress = say(who, "送出後會馬上有人來嗎？")
         assert customs(digress)[0]["type"] == "answer" and "110" in texts(digress), digress
         assert asked(digress) == "location", digress  # the pending question again
-        # Asking for a person inside the form: the desk is closed, so the hours and 1999, and
-        # the form goes on with the next message.
+        # Asking for a person inside the form: the desk is closed, so the hours and 1999 first,
+        # and the form's question again in the same reply.
         person = say(who, "我要找真人")
         handoff = [c for c in customs(person) if c.get("type") == "handoff"]
         assert handoff and handoff[0]["state"] == "closed" and "1999" in texts(person), person
+        assert customs(person)[0]["type"] == "handoff" and asked(person) == "location", person
         where = say(who, "三民區建工路100號")
         assert asked(where) == "photo", where
         cancelled = say(who, "算了")

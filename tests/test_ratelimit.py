@@ -76,9 +76,11 @@ async def gateway(backend: str, tmp_path, monkeypatch) -> AsyncIterator[tuple[ht
     fake = FakeLineAPI(TOKEN).start()
     monkeypatch.setenv("BOT_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("BOT_DATABASE_URL", raising=False)
-    monkeypatch.setenv("BOT_RATE_MESSAGE", "3/30")
-    monkeypatch.setenv("BOT_RATE_IP", "8/30")
-    monkeypatch.setenv("BOT_RATE_UPLOAD", "2/30")
+    # Windows are aligned to the clock: hour-long ones, so a test's burst never straddles a
+    # window's end (with 30 s windows one did, now and then, and counted in two windows).
+    monkeypatch.setenv("BOT_RATE_MESSAGE", "3/3600")
+    monkeypatch.setenv("BOT_RATE_IP", "8/3600")
+    monkeypatch.setenv("BOT_RATE_UPLOAD", "2/3600")
     monkeypatch.setenv("LINE_CHANNEL_SECRET", SECRET)
     monkeypatch.setenv("LINE_CHANNEL_ACCESS_TOKEN", TOKEN)
     monkeypatch.setenv("LINE_API_HOST", fake.url)
@@ -106,7 +108,7 @@ async def test_rest_sender_over_limit_gets_429_with_retry_after(gateway) -> None
                                                                  "metadata": {"channel": "web"}})
         codes.append(resp.status_code)
     assert codes == [200, 200, 200, 429, 429]
-    assert 1 <= int(resp.headers["Retry-After"]) <= 30
+    assert 1 <= int(resp.headers["Retry-After"]) <= 3600
     assert "1999" in resp.json()["text"] and "秒" in resp.json()["text"]
     assert len(app.state.conversation.seen) == 3  # refused messages never reach the conversation
     other = await client.post("/webhooks/rest/webhook", json={"sender": sender + "x", "message": "你好"})
@@ -169,7 +171,7 @@ async def test_forwarded_address_counts_only_behind_a_trusted_proxy(gateway, mon
         return [(await client.post("/webhooks/rest/webhook", headers={"x-forwarded-for": forwarded},
                                    json={"sender": uuid.uuid4().hex, "message": "hi"})).status_code for _ in range(9)]
 
-    limited = [200] * 8 + [429]  # BOT_RATE_IP is 8/30 here
+    limited = [200] * 8 + [429]  # BOT_RATE_IP is 8/3600 here
     monkeypatch.setenv("BOT_TRUSTED_PROXIES", ip)
     assert await codes("203.0.113.1") == limited  # one citizen behind the proxy: limited
     assert await codes("203.0.113.2") == limited  # another: their own count, not the proxy's

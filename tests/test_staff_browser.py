@@ -24,7 +24,7 @@ import pytest
 
 from tests.cases_fixtures import reset
 from tests.conftest import CHROMIUM, ROOT, Stack, start_stack, stop_stack
-from tests.staff_helpers import login, make_user
+from tests.staff_helpers import login, make_users
 
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 LEAFLET = ROOT / "node_modules" / "leaflet" / "dist" / "leaflet.js"
@@ -43,10 +43,11 @@ pytestmark = [pytest.mark.slow,
 def stack(tmp_path_factory) -> Iterator[Stack]:
     s = start_stack(tmp_path_factory.mktemp("staff"), extra_env={"BOT_RASA_TIMEOUT": "45"})
     try:
-        make_user("hank", PW, "handler", agency="PWB", env=s.env, display_name="工務局 Hank")
-        make_user("erin", PW, "handler", agency="EPB", env=s.env)
-        make_user("locky", PW, "handler", agency="PWB", env=s.env)
-        make_user("root", PW, "admin", env=s.env)
+        make_users([{"username": "hank", "password": PW, "role": "handler", "agency": "PWB",
+                     "display_name": "工務局 Hank"},
+                    {"username": "erin", "password": PW, "role": "handler", "agency": "EPB"},
+                    {"username": "locky", "password": PW, "role": "handler", "agency": "PWB"},
+                    {"username": "root", "password": PW, "role": "admin"}], env=s.env)
         yield s
     finally:
         stop_stack(s)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import CHROMIUM, Stack, start_stack, stop_stack
-from tests.staff_helpers import login, make_user
+from tests.staff_helpers import login, make_users
 from tests.test_web_browser import AXE, REPLY_MS, answer, axe, bubbles, send, serious, shot
 
 STAFF, STAFF_PASSWORD = "youthdesk", "youth-desk-password-1"
@@ -35,8 +35,9 @@ pytestmark = [
 def stack(tmp_path_factory) -> Iterator[Stack]:
     s = start_stack(tmp_path_factory.mktemp("youth"), extra_env={"BOT_RASA_TIMEOUT": "45"})
     try:
-        make_user(STAFF, STAFF_PASSWORD, "handler", agency="YOUTH", env=s.env, display_name="青年局承辦")
-        make_user(OTHER, OTHER_PASSWORD, "handler", agency="PWB", env=s.env)
+        make_users([{"username": STAFF, "password": STAFF_PASSWORD, "role": "handler", "agency": "YOUTH",
+                     "display_name": "青年局承辦"},
+                    {"username": OTHER, "password": OTHER_PASSWORD, "role": "handler", "agency": "PWB"}], env=s.env)
         yield s
     finally:
         stop_stack(s)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from bot import notify
 from bot.handoff import asking, service
@@ -59,12 +60,33 @@ def asked_in_words(replies: list[Outgoing]) -> bool:
     return any((r.custom or {}).get("service") == "human_handoff" for r in replies)
 
 
-async def intercept(msg: Incoming) -> list[Outgoing] | None:
+async def intercept(msg: Incoming, in_form: Callable[[Incoming], Awaitable[bool]] | None = None,
+                    ) -> list[Outgoing] | None:
+    """`in_form`: whether Rasa has a case form open for this citizen (asked only when the desk is
+    closed and they asked for a person in words)."""
     try:
+        if in_form is not None and await asyncio.to_thread(_closed_and_asked, msg) and await _form_open(in_form, msg):
+            # Rasa's form answers it (bot.cases.intake: the catalogue's hand-over answer, the draft
+            # kept, its question again) and `observe` puts the closed notice first: the hours, 1999
+            # and the form's question in one reply, not the question only with the next message.
+            return None
         return await asyncio.to_thread(_intercept, msg)
     except Exception as exc:  # noqa: BLE001 - a broken hand-over table must not silence the assistant
         log.warning("handoff intercept failed: %s", type(exc).__name__)
         return None
+
+
+async def _form_open(in_form: Callable[[Incoming], Awaitable[bool]], msg: Incoming) -> bool:
+    try:
+        return await in_form(msg)
+    except Exception as exc:  # noqa: BLE001 - not knowing means the plain closed notice, as before
+        log.warning("handoff: could not tell whether a form is open: %s", type(exc).__name__)
+        return False
+
+
+def _closed_and_asked(msg: Incoming) -> bool:
+    return (msg.payload != HANDOFF and asking.asks_for_person(msg.text) and not service.staffed()
+            and service.state(msg.channel, msg.sender) == BOT)
 
 
 def _intercept(msg: Incoming) -> list[Outgoing] | None:
@@ -141,6 +163,8 @@ def _observe(msg: Incoming, replies: list[Outgoing]) -> list[Outgoing]:
              "asked" if wants else "not_understood")
     if wants:  # our notice replaces the generic "I will pass you on" answer
         replies = [r for r in replies if not asked_in_words([r])]
+        if (out.custom or {}).get("state") == "closed":
+            return [out, *replies]  # the hours and 1999 first, then whatever goes on (a form's question)
     elif (out.custom or {}).get("state") == QUEUED:  # the closed notice says it in its own words
         lead = _t(msg.lang, "看來我一直沒聽懂，幫您轉給真人客服。",
                   "I keep missing what you mean, so I am passing you to a person.")
