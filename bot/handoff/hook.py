@@ -26,6 +26,8 @@ log = logging.getLogger("bot.handoff")
 
 HANDOFF = "/human_handoff"  # the same payload bot.replies puts on its buttons
 MISUNDERSTOOD_LIMIT = 2
+# _intercept's answer "asked for a person in words, desk closed: is a form open?" (never sent).
+ASK_FORM: list[Outgoing] = []
 
 
 def _t(lang: str, zh: str, en: str) -> str:
@@ -65,12 +67,15 @@ async def intercept(msg: Incoming, in_form: Callable[[Incoming], Awaitable[bool]
     """`in_form`: whether Rasa has a case form open for this citizen (asked only when the desk is
     closed and they asked for a person in words)."""
     try:
-        if in_form is not None and await asyncio.to_thread(_closed_and_asked, msg) and await _form_open(in_form, msg):
-            # Rasa's form answers it (bot.cases.intake: the catalogue's hand-over answer, the draft
-            # kept, its question again) and `observe` puts the closed notice first: the hours, 1999
-            # and the form's question in one reply, not the question only with the next message.
-            return None
-        return await asyncio.to_thread(_intercept, msg)
+        out = await asyncio.to_thread(_intercept, msg, in_form is not None)
+        if out is ASK_FORM:
+            if await _form_open(in_form, msg):
+                # Rasa's form answers it (bot.cases.intake: the catalogue's hand-over answer, the
+                # draft kept, its question again) and `observe` puts the closed notice first: the
+                # hours, 1999 and the form's question in one reply, not the question only later.
+                return None
+            out = await asyncio.to_thread(_intercept, msg, False)
+        return out
     except Exception as exc:  # noqa: BLE001 - a broken hand-over table must not silence the assistant
         log.warning("handoff intercept failed: %s", type(exc).__name__)
         return None
@@ -84,18 +89,18 @@ async def _form_open(in_form: Callable[[Incoming], Awaitable[bool]], msg: Incomi
         return False
 
 
-def _closed_and_asked(msg: Incoming) -> bool:
-    return (msg.payload != HANDOFF and asking.asks_for_person(msg.text) and not service.staffed()
-            and service.state(msg.channel, msg.sender) == BOT)
-
-
-def _intercept(msg: Incoming) -> list[Outgoing] | None:
+def _intercept(msg: Incoming, ask_form: bool = False) -> list[Outgoing] | None:
+    """`ask_form`: return ASK_FORM, recording nothing, when the citizen asked in words with the
+    desk closed and the conversation with the assistant (the caller then asks Rasa about a form)."""
     if msg.payload == service.CANCEL:
         service.record(msg.channel, msg.sender, msg.lang, shown(msg), [])
         return [service.cancel(msg.channel, msg.sender, msg.lang)]
     state = service.state(msg.channel, msg.sender)
     # The button, or the same asked in words (while a person writes, words go to that person).
-    if msg.payload == HANDOFF or (state != PERSON and asking.asks_for_person(msg.text)):
+    words = msg.payload != HANDOFF and state != PERSON and asking.asks_for_person(msg.text)
+    if ask_form and words and state == BOT and not service.staffed():
+        return ASK_FORM
+    if msg.payload == HANDOFF or words:
         service.record(msg.channel, msg.sender, msg.lang, shown(msg), [])
         out = service.enqueue(msg.channel, msg.sender, msg.lang, "asked")
         if out is None:
