@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--force", action="store_true")
     p.add_argument("--out-dir", help="train a candidate there, leaving the live models alone (retrain job)")
     p.add_argument("--build-dir", help="where the Rasa project is assembled (default build/rasa)")
+    p.add_argument("--only", choices=["rasa", "classifiers"],
+                   help="only Rasa's model, or only the classifiers (act, emergency): set-up runs both at once")
     p = sub.add_parser("import-cases", help="add a city's labelled historical cases as training data")
     p.add_argument("file")
     p.add_argument("--out-dir", help="where the examples go (default nlu_data/imported)")
@@ -60,10 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "train":
         from pathlib import Path
 
-        from bot.training import train
+        from bot.training import train, train_classifiers
 
+        if args.only == "classifiers":
+            train_classifiers(args.force)
+            return 0
         print(train(force=args.force, out_dir=Path(args.out_dir) if args.out_dir else None,
-                    build_dir=Path(args.build_dir) if args.build_dir else None))
+                    build_dir=Path(args.build_dir) if args.build_dir else None, classifiers=args.only != "rasa"))
         return 0
     if args.command == "import-cases":
         from pathlib import Path

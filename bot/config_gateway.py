@@ -90,6 +90,9 @@ class Settings(BaseSettings):
 
     # --- Rasa ---
     rasa_timeout: float = env("BOT_RASA_TIMEOUT", 10.0)
+    # A kept message's lease: two Rasa timeouts plus this margin for its delivery (bot.pending);
+    # a dead gateway's messages are taken over once it has run out. Tests shorten it.
+    kept_lease_margin: float = env("BOT_KEPT_LEASE_MARGIN", 20.0, ge=0)
     # Survive (bot.pending): the citizen hears back within rasa_deadline seconds even when
     # Rasa is slow or down; kept messages go to a person after pending_handoff_after seconds.
     rasa_deadline: float = env("BOT_RASA_DEADLINE", 2.0)
@@ -150,6 +153,9 @@ class Settings(BaseSettings):
     # non-urgent notices until their end; a subscription's term in months; the renewal prompt
     # this many days before it lapses.
     notice_quiet_hours: str = env("BOT_NOTICE_QUIET_HOURS", "22:00-07:00")
+    # Seconds before the first retry of a failed push, doubled per attempt up to ten minutes
+    # (bot.notify.delivery; tests shorten it).
+    delivery_backoff_first: float = env("BOT_DELIVERY_BACKOFF_FIRST", 1.0, gt=0)
     notice_months: int = env("BOT_NOTICE_MONTHS", 6)
     notice_renew_days: int = env("BOT_NOTICE_RENEW_DAYS", 7)
     # Days cases and chat transcripts are kept (bot.cases.retention; 0 = off).
@@ -162,6 +168,9 @@ class Settings(BaseSettings):
     train_lock_held: bool = env("BOT_TRAIN_LOCK_HELD", False)
     # "repo": the retrain gate skips the repository's held-out files (tests).
     retrain_holdout: str = env("BOT_RETRAIN_HOLDOUT", "")
+    # Train Rasa on at most this many examples per service (curators' examples always kept;
+    # 0 = all): a test that trains takes a small slice, about 30 s instead of minutes.
+    train_slice: int = env("BOT_TRAIN_SLICE", 0, ge=0)
     # Set by `bot run` for the action server: load the models before the first request (actions/).
     actions_preload: bool = env("BOT_ACTIONS_PRELOAD", False)
 

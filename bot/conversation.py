@@ -95,7 +95,7 @@ class Conversation:
         # delivery take; a gateway that dies loses its leases after that (bot.pending).
         self.worker = pending.Worker(self._ask_kept, self._deliver_kept, self._hand_over,
                                      settings.pending_handoff_after, extra=[self._file_outbox],
-                                     lease=2 * settings.rasa_timeout + 20, recall=self._recall)
+                                     lease=2 * settings.rasa_timeout + settings.kept_lease_margin, recall=self._recall)
 
     def _least_busy(self, urls: tuple[str, ...]) -> int:
         n = len(urls)

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import yaml
@@ -28,7 +29,7 @@ import yaml
 from bot.catalogue import ROOT, load_catalogue
 from bot.config import settings
 from bot.nlu.normalise import normalise_text
-from bot.nlu.training_data import NLU_DIR, example_files, load_examples
+from bot.nlu.training_data import NLU_DIR, curated_dir, example_files, load_examples
 
 log = logging.getLogger("bot.training")
 
@@ -53,6 +54,8 @@ def _inputs() -> list[Path]:
 
 def data_hash() -> str:
     h = hashlib.sha256()
+    if settings().train_slice:  # a slice is another model (the default hash stays as it was)
+        h.update(f"slice:{settings().train_slice}".encode())
     for path in _inputs():
         # Curated examples may live outside the repository (BOT_CURATED_DIR, in tests).
         h.update(str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name).encode())
@@ -106,6 +109,7 @@ def assemble(out: Path = BUILD_DIR) -> Path:
     (out / "jieba").mkdir()
 
     intents_seen: set[str] = set()
+    limit, taken, curated = settings().train_slice, Counter(), curated_dir()
     for i, path in enumerate(example_files()):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         blocks = []
@@ -116,6 +120,12 @@ def assemble(out: Path = BUILD_DIR) -> Path:
                 intents_seen.add(block["intent"])
             block = dict(block)
             block["examples"] = _normalise_examples(str(block.get("examples", "")))
+            if limit and "intent" in block and path.parent != curated:
+                lines = [ln for ln in block["examples"].splitlines() if ln][:max(0, limit - taken[block["intent"]])]
+                taken[block["intent"]] += len(lines)
+                if not lines:
+                    continue
+                block["examples"] = "\n".join(lines) + "\n"
             blocks.append(block)
         (out / "data" / f"{i:03d}-{path.stem}.yml").write_text(
             yaml.safe_dump({"version": "3.1", "nlu": blocks}, allow_unicode=True, sort_keys=False),
@@ -162,16 +172,21 @@ def rasa_env() -> dict[str, str]:
     return env
 
 
-def train(force: bool = False, out_dir: Path | None = None, build_dir: Path | None = None) -> Path:
+def train_classifiers(force: bool = False) -> None:
+    """The gateway's own classifiers, each rebuilt when its data hash changes."""
+    from bot.nlu import act, emergency_model
+
+    act.ensure(force)  # the router's question/report classifier: seconds
+    emergency_model.ensure()  # the emergency detector's classifier: ~30-60 s
+
+
+def train(force: bool = False, out_dir: Path | None = None, build_dir: Path | None = None,
+          classifiers: bool = True) -> Path:
     """Train the model for the current data into MODELS_DIR (pruning older models), or, with
-    `out_dir`, a candidate there that leaves the live models alone (bot/staff/retrain.py)."""
-    if out_dir is None:
-        from bot.nlu import act
-
-        act.ensure(force)  # the router's question/report classifier: seconds, its own data hash
-        from bot.nlu import emergency_model
-
-        emergency_model.ensure()  # the emergency detector's classifier: ~30 s, its own data hash
+    `out_dir`, a candidate there that leaves the live models alone (bot/staff/retrain.py).
+    `classifiers=False` trains Rasa's model only (set-up trains the classifiers beside it)."""
+    if out_dir is None and classifiers:
+        train_classifiers(force)
     digest = data_hash()
     models_dir = out_dir or MODELS_DIR
     target = models_dir / model_path(digest).name

@@ -10,11 +10,12 @@ bash scripts/setup.sh
 # Offline (CI here) nothing can be looked up: the audit says so plainly and does not fail.
 .venv/bin/python scripts/dependency_audit.py --allow-offline
 start=$(date +%s)
-# Two workers (pytest-xdist), one file each at a time: the tier is CPU-bound and each worker has
-# its own PostgreSQL database, temporary directories and ports (tests/conftest.py). The slow tier
-# stays in one process: two Rasa stacks or browsers at once would fight over two cores.
+# Two workers (pytest-xdist), one file each at a time: each worker has its own PostgreSQL
+# database, temporary directories and ports (tests/conftest.py). The slow tier too: its tests
+# mostly wait on processes they started (Rasa loading, a conversation, a browser), so two files
+# at once took 19 minutes where one at a time took 32 (2 cores; benchmarks/README.md, "Test tiers").
 .venv/bin/python -m pytest -m "not slow" -n 2 --dist loadfile "$@"
 echo "tests: fast tier took $(( $(date +%s) - start )) s"
 start=$(date +%s)
-.venv/bin/python -m pytest -m slow "$@"
+.venv/bin/python -m pytest -m slow -n 2 --dist loadfile "$@"
 echo "tests: slow tier took $(( $(date +%s) - start )) s"

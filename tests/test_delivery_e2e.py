@@ -144,6 +144,8 @@ def test_pushes_fail_then_succeed_4xx_409_and_a_notification_after_a_restart(tmp
         "LINE_CHANNEL_SECRET": SECRET,
         "LINE_CHANNEL_ACCESS_TOKEN": TOKEN,
         "LINE_API_HOST": fake.url,
+        # Retries after 0.1, 0.2, 0.4 ... s instead of 1, 2, 4 ... s: the same schedule, ten times faster.
+        "BOT_DELIVERY_BACKOFF_FIRST": "0.1",
     }
     env.pop("BOT_REDIS_URL", None)
     log = tmp_path / "gateway.log"

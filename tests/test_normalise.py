@@ -14,6 +14,13 @@ def test_traditional_text_is_left_as_it_is():
     assert normalise_text("巷口路燈不亮，裡面很暗") == "巷口路燈不亮,裡面很暗"
 
 
+def test_traditional_text_keeps_its_words_only_taiwan_character_forms_change():
+    # The mainland→Taiwan phrase table is for Simplified text: it made 社區 社群 and 分區 分割槽.
+    assert normalise_text("我們社區的分區證明要走什麼申請程序") == "我們社區的分區證明要走什麼申請程序"
+    assert normalise_text("一台車停在陽台下面，着火了") == "一臺車停在陽臺下面,著火了"
+    assert normalise_text("公共自行車的站點被打開了") == "公共自行車的站點被打開了"
+
+
 def test_control_and_zero_width_characters_are_removed_and_spaces_collapsed():
     assert normalise_text("  路\u200b燈\x00壞了\n\n\t了  ") == "路燈壞了 了"
 

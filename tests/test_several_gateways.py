@@ -78,9 +78,10 @@ def test_a_gateway_killed_mid_conversation_loses_nothing_and_answers_nothing_twi
         "BOT_RASA_API_TOKEN": uuid.uuid4().hex,
         "BOT_RATE_MESSAGE": "1000/60",
         "BOT_RATE_IP": "1000/60",
-        # The apology after 6 s; a kept message's lease is 2 x 10 + 20 = 40 s (bot.conversation).
+        # The apology after 6 s; a kept message's lease is 2 x 10 + 4 = 24 s (bot.conversation).
         "BOT_RASA_DEADLINE": "6",
         "BOT_RASA_TIMEOUT": "10",
+        "BOT_KEPT_LEASE_MARGIN": "4",
     }
     stack = start_stack(tmp_path, timeout=300, extra_env=env)
     gateway_b = None

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from actions.route import _queue_for_curation
 from bot import db
+from bot.catalogue import load_catalogue
 from bot.nlu import training_data
 from bot.nlu.router import decide
 from bot.staff import accounts, curated_examples, curation, curation_http, retrain  # noqa: F401 - tables on db.Base
@@ -96,6 +97,33 @@ def test_curated_example_is_reviewable_yaml_and_reaches_training(curated, tmp_pa
     before = training.data_hash()
     curated_examples.add("street_light_out", "巷口那支燈不會亮", username="c", item_id=10, at=at)
     assert training.data_hash() != before  # a curated example retrains
+
+
+def test_a_training_slice_keeps_a_few_examples_per_service_and_every_curated_one(curated, tmp_path, monkeypatch):
+    from collections import Counter
+
+    from bot import training
+
+    at = datetime(2026, 12, 1, 3, 4, 5, tzinfo=timezone.utc)
+    curated_examples.add("street_light_out", "巷口那支燈一閃一閃的", username="c", item_id=1, at=at)
+    full = training.data_hash()
+    monkeypatch.setenv("BOT_TRAIN_SLICE", "3")
+    assert training.data_hash() != full  # a slice model never takes the full model's name
+
+    project = training.assemble(tmp_path / "build")
+    per_intent: Counter[str] = Counter()
+    lights = []
+    for path in (project / "data").glob("*.yml"):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
+            if "intent" in block:
+                lines = [ln for ln in block["examples"].splitlines() if ln.strip()]
+                per_intent[block["intent"]] += len(lines)
+                if block["intent"] == "street_light_out":
+                    lights += lines
+    assert "- 巷口那支燈一閃一閃的" in lights  # the curator's example, beside the slice
+    assert per_intent["street_light_out"] == 3 + 1
+    assert set(per_intent) == set(load_catalogue().services)  # every service still has examples
+    assert max(n for intent, n in per_intent.items() if intent != "street_light_out") == 3
 
 
 def test_curated_example_refuses_unknown_services_and_empty_text(curated):

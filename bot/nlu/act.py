@@ -35,6 +35,7 @@ import yaml
 
 from bot.catalogue import ROOT
 from bot.config import settings
+from bot.nlu import normalise
 from bot.nlu.normalise import normalise_text
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,6 +139,7 @@ def data_hash() -> str:
     for name in ("paired.txt", "own.txt", "real.jsonl"):
         h.update((DATA_DIR / name).read_bytes())
     h.update(Path(__file__).read_bytes())
+    h.update(Path(normalise.__file__).read_bytes())  # the form the examples are learnt in
     return h.hexdigest()[:16]
 
 

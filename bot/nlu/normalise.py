@@ -32,17 +32,27 @@ class Normalised:
     empty: bool = False
 
 
-@lru_cache(maxsize=1)
-def _converter():
+# Characters OpenCC takes for Simplified that Taiwanese write every day in Traditional text
+# (一台車, 里長, 准許, 范先生, 干擾, 周末, 游泳, 托兒所...): on their own they do not make a
+# text Simplified.
+_ALSO_TRADITIONAL = frozenset("台里干准范周占余托群游床吃后斗峰秘皂栗佣几凶才只沈松系表面征冲卷于云谷制志丑了")
+
+
+@lru_cache(maxsize=3)
+def _converter(config: str):
     import opencc  # opencc-python-reimplemented: pure Python, same on both environments
 
-    # s2twp: Simplified → Taiwan Traditional with Taiwanese phrasing (出租车 → 計程車).
-    return opencc.OpenCC("s2twp")
+    return opencc.OpenCC(config)
 
 
 @lru_cache(maxsize=65536)
 def _to_traditional(text: str) -> str:
-    return _converter().convert(text)
+    """Simplified → Taiwan Traditional with Taiwanese phrasing (s2twp: 出租车 → 計程車). A text
+    already in Traditional gets the Taiwan character forms only (s2tw: 台 → 臺, 着 → 著), not the
+    phrase table: that is for mainland wording and turned 社區 into 社群, 程序 into 程式, 分區 into
+    分割槽 and 登錄 into 登入 (145 of 23,639 training examples)."""
+    simplified = any(c not in _ALSO_TRADITIONAL and _converter("s2t").convert(c) != c for c in set(text))
+    return _converter("s2twp" if simplified else "s2tw").convert(text)
 
 
 def _roc_to_western(text: str) -> str:

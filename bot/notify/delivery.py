@@ -43,6 +43,7 @@ from sqlalchemy import DateTime, Index, Integer, String, Text, UniqueConstraint,
 from sqlalchemy.exc import IntegrityError
 
 from bot import db
+from bot.config import settings
 
 log = logging.getLogger("bot.notify.delivery")
 
@@ -54,7 +55,6 @@ KEY_LIFETIME = timedelta(hours=24)  # LINE accepts the same X-Line-Retry-Key for
 # request in flight.
 GIVE_UP_AFTER = KEY_LIFETIME - timedelta(minutes=10)
 LEASE = timedelta(seconds=120)  # longer than one holder's turn (inline retries, request timeouts)
-BACKOFF_FIRST = 1.0  # seconds after the first failed attempt; doubled per attempt
 BACKOFF_CAP = 600.0  # then every ten minutes until GIVE_UP_AFTER
 POLL = 1.0  # seconds between the worker's rounds
 # This process, as the holder of a lease (host and pid say who, the suffix tells restarts apart).
@@ -116,8 +116,10 @@ def register_pusher(channel: str, pusher: Pusher) -> None:
 
 def backoff(attempts: int) -> timedelta:
     """Wait after `attempts` failed requests: 1 s, 2 s, 4 s ... then every 10 minutes (after the 4
-    quick tries inline, the worker's first retry is 8 s later)."""
-    return timedelta(seconds=min(BACKOFF_CAP, BACKOFF_FIRST * 2 ** max(0, attempts - 1)))
+    quick tries inline, the worker's first retry is 8 s later). The first wait is a setting
+    (BOT_DELIVERY_BACKOFF_FIRST, 1 s)."""
+    first = settings().delivery_backoff_first
+    return timedelta(seconds=min(BACKOFF_CAP, first * 2 ** max(0, attempts - 1)))
 
 
 def utc(at: datetime | None) -> datetime | None:
