@@ -51,8 +51,13 @@ def _to_traditional(text: str) -> str:
     already in Traditional gets the Taiwan character forms only (s2tw: 台 → 臺, 着 → 著), not the
     phrase table: that is for mainland wording and turned 社區 into 社群, 程序 into 程式, 分區 into
     分割槽 and 登錄 into 登入 (145 of 23,639 training examples)."""
-    simplified = any(c not in _ALSO_TRADITIONAL and _converter("s2t").convert(c) != c for c in set(text))
+    simplified = any(map(_simplified_only, set(text)))
     return _converter("s2twp" if simplified else "s2tw").convert(text)
+
+
+@lru_cache(maxsize=16384)
+def _simplified_only(char: str) -> bool:
+    return char not in _ALSO_TRADITIONAL and _converter("s2t").convert(char) != char
 
 
 def _roc_to_western(text: str) -> str:
