@@ -33,7 +33,7 @@ make_venv() {
 
 start=$(date +%s)
 step() { echo "setup: $1 ($(( $(date +%s) - start )) s)"; }
-# wait_all PID...: every background step must succeed; the first failure stops set-up.
+# wait_all PID...: waits for every background step; set-up stops if any of them failed.
 wait_all() {
   local pid rc=0
   for pid in "$@"; do wait "$pid" || rc=$?; done

@@ -50,7 +50,7 @@ def _to_traditional(text: str) -> str:
     """Simplified → Taiwan Traditional with Taiwanese phrasing (s2twp: 出租车 → 計程車). A text
     already in Traditional gets the Taiwan character forms only (s2tw: 台 → 臺, 着 → 著), not the
     phrase table: that is for mainland wording and turned 社區 into 社群, 程序 into 程式, 分區 into
-    分割槽 and 登錄 into 登入 (145 of 23,639 training examples)."""
+    分割槽 and 登錄 into 登入 (146 of 23,639 training examples)."""
     simplified = any(map(_simplified_only, set(text)))
     return _converter("s2twp" if simplified else "s2tw").convert(text)
 
