@@ -346,6 +346,11 @@ def main() -> int:
         rl = np.where(f.rule & (p_e5 < veto) & (p_ng < 0.5) & f.enough, 0, 2)
         variants[f"ngram; rule → none if p_e5 < {veto}, p_ng < 0.5, enough content"] = grouped_cv(
             examples, f, p_ng, fold_of, rl)
+    # ... or the n-gram model alone takes it back (no e5 in the gateway): same gate on content
+    for veto in (0.005, 0.01, 0.02, 0.05):
+        rl = np.where(f.rule & (p_ng < veto) & f.enough, 0, 2)
+        variants[f"ngram; rule → none if p_ng < {veto}, enough content"] = grouped_cv(
+            examples, f, p_ng, fold_of, rl)
     report["variants"] = {}
     base = variants["ngram (as is)"]["_levels"]
     for name, v in variants.items():
