@@ -17,5 +17,5 @@ start=$(date +%s)
 .venv/bin/python -m pytest -m "not slow" -n 2 --dist loadfile "$@"
 echo "tests: fast tier took $(( $(date +%s) - start )) s"
 start=$(date +%s)
-.venv/bin/python -m pytest -m slow -n 2 --dist loadfile "$@"
+.venv/bin/python -m pytest -m slow -n 2 --dist loadfile --no-loadscope-reorder "$@"  # longest files first (conftest)
 echo "tests: slow tier took $(( $(date +%s) - start )) s"

@@ -206,6 +206,17 @@ def alive(pid: int) -> bool:
         return False
 
 
+# The slow tier's longest files (2-3 minutes each, `--durations`) are handed out first: with
+# `--no-loadscope-reorder` pytest-xdist gives files to the workers in collection order, and by
+# default it would start with the files of most tests and leave a one-test, 3-minute file last.
+LONGEST_FIRST = ("test_staff_curation_e2e.py", "test_several_gateways.py", "test_benchmarks.py", "test_replicas.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """A skipped test is not a passed one: the run fails if any test was skipped (say
     BOT_TESTS_ALLOW_SKIP=1 to look at a partial machine)."""
