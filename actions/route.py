@@ -11,6 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import cases, youth
+from actions.language import language_of
 from bot import replies
 from bot.cases import intake
 from bot.cases.intake import split_sender
@@ -34,7 +35,7 @@ class ActionRoute(Action):
         if kept is not None:
             return kept
         ranking = message.get("intent_ranking") or [message.get("intent") or {}]
-        lang = ((message.get("metadata") or {}).get("lang")) or "zh"
+        lang = language_of(tracker)
         placed = await cases.place_first(tracker, dispatcher, lang)  # only a place: what is wrong there?
         if placed is not None:
             return placed
