@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from emergency_eval import wilson  # noqa: E402 - a sibling script: run from benchmarks/
 
 from bot.nlu import emergency, emergency_data, emergency_model  # noqa: E402
 from bot.nlu.normalise import normalise_text  # noqa: E402
@@ -230,15 +231,6 @@ def _model_level(f: Facts, i: int, p: float, soft: float, hard: float) -> int:
     if not f.danger[i]:
         return 1 if f.enough[i] else 0
     return 2 if (p >= hard and f.enough[i]) else 1
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> list[float]:
-    if n == 0:
-        return [0.0, 1.0]
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [round(max(0.0, centre - half), 4), round(min(1.0, centre + half), 4)]
 
 
 WEAK = ("typo", "taiwanese", "english")
