@@ -13,7 +13,8 @@ start=$(date +%s)
 # Two workers (pytest-xdist), one file each at a time: each worker has its own PostgreSQL
 # database, temporary directories and ports (tests/conftest.py). The slow tier too: its tests
 # mostly wait on processes they started (Rasa loading, a conversation, a browser), so two files
-# at once took 19 minutes where one at a time took 32 (2 cores; benchmarks/README.md, "Test tiers").
+# at once took 13-17 minutes on a clean clone where one at a time took 32 (2 cores; benchmarks/README.md,
+# "Test tiers and set-up").
 .venv/bin/python -m pytest -m "not slow" -n 2 --dist loadfile "$@"
 echo "tests: fast tier took $(( $(date +%s) - start )) s"
 start=$(date +%s)
