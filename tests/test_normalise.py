@@ -21,6 +21,13 @@ def test_traditional_text_keeps_its_words_only_taiwan_character_forms_change():
     assert normalise_text("公共自行車的站點被打開了") == "公共自行車的站點被打開了"
 
 
+def test_characters_taiwan_writes_that_opencc_calls_simplified_are_kept():
+    # OpenCC's Simplified→Traditional character table read 里長 as 裡長 and 干擾 as 幹擾.
+    text = "里長說鄰里有人干擾施工，准許于小姐占用騎樓周末擺攤"
+    assert normalise_text(text) == text.replace("，", ",")
+    assert normalise_text("裏面的廁所爲什麼不能用") == "裡面的廁所為什麼不能用"  # Taiwan standard forms
+
+
 def test_control_and_zero_width_characters_are_removed_and_spaces_collapsed():
     assert normalise_text("  路\u200b燈\x00壞了\n\n\t了  ") == "路燈壞了 了"
 

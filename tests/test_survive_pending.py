@@ -336,6 +336,14 @@ async def test_replicas_without_shared_locks_keep_each_conversation_on_one(gw: G
     assert by_replica[0] | by_replica[1] == set(citizens)  # those whose replica is dead moved, once
 
 
+async def _until_seen(message: str, *fakes: FakeRasa, timeout: float = 10) -> None:
+    """Until a replica has the message in hand (a fixed sleep was too short on a loaded machine)."""
+    deadline = time.monotonic() + timeout
+    while not any(m == message for fake in fakes for _, m in fake.seen):
+        assert time.monotonic() < deadline, f"no replica got {message!r}"
+        await asyncio.sleep(0.01)
+
+
 async def test_a_new_conversation_goes_to_the_replica_that_is_less_busy(gw: Gateway) -> None:
     """Embedded, two replicas: while one is answering, each new conversation goes to the idle
     one (with a hash of the sender, one of two replicas did 60 % of a load run's work)."""
@@ -352,7 +360,7 @@ async def test_a_new_conversation_goes_to_the_replica_that_is_less_busy(gw: Gate
     gw.rasa.delay = gw.rasa2.delay = 0.6
     for round_ in range(3):
         first = asyncio.create_task(gw.say(f"citizen-l{round_}a", "first"))
-        await asyncio.sleep(0.2)  # "first" is being answered by one replica
+        await _until_seen("first", gw.rasa, gw.rasa2)  # "first" is being answered by one replica
         _, replies = await gw.say(f"citizen-l{round_}b", "second")
         assert replies[0]["text"] == "echo:second"
         await first
@@ -373,6 +381,9 @@ async def test_conversation_that_moved_never_has_two_turns_at_once_when_its_repl
             **vars(conv.settings),
             "redis_url": "",
             "rasa_urls": (f"http://127.0.0.1:{gw.rasa.port}", f"http://127.0.0.1:{gw.rasa2.port}"),
+            # "two" waits for "one" (1 s) and then takes 1 s itself: about the 2 s deadline, and
+            # this test is about the order of turns, not about the apology.
+            "rasa_deadline": 10.0,
         }
     )
     who = next(
@@ -383,7 +394,7 @@ async def test_conversation_that_moved_never_has_two_turns_at_once_when_its_repl
     await gw.rasa2.start()  # its own replica (gw.rasa) is down
     gw.rasa2.delay = 1.0
     first = asyncio.create_task(gw.say(who, "one"))
-    await asyncio.sleep(0.3)
+    await _until_seen("one", gw.rasa2)
     await gw.rasa.start()  # back while "one" is still being answered by the other
     _, replies = await gw.say(who, "two")
     assert (await first)[1][0]["text"] == "echo:one"

@@ -92,12 +92,20 @@ def _sigmoid(z: float) -> float:
 
 
 def digest() -> str:
-    from bot.nlu import emergency, emergency_data, normalise
+    from bot.nlu import emergency, emergency_data, homophones, normalise
 
     h = hashlib.sha256(emergency_data.data_hash().encode())
     # The rules' vetoes shape the thresholds (see train), so they are part of the model's key;
-    # so is the normaliser, which gives the texts the form they are learnt in.
-    for path in (Path(__file__), Path(emergency_data.__file__), emergency.RULES_FILE, Path(normalise.__file__)):
+    # so is the normaliser, which gives the texts the form they are learnt in, and the model gate
+    # (emergency.py, with the homophone table it reads danger words by sound with).
+    for path in (
+        Path(__file__),
+        Path(emergency_data.__file__),
+        emergency.RULES_FILE,
+        Path(normalise.__file__),
+        Path(emergency.__file__),
+        homophones.TABLE_FILE,
+    ):
         h.update(path.read_bytes())
     return h.hexdigest()[:16]
 

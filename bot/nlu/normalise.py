@@ -48,11 +48,14 @@ def _converter(config: str):
 @lru_cache(maxsize=65536)
 def _to_traditional(text: str) -> str:
     """Simplified → Taiwan Traditional with Taiwanese phrasing (s2twp: 出租车 → 計程車). A text
-    already in Traditional gets the Taiwan character forms only (s2tw: 台 → 臺, 着 → 著), not the
-    phrase table: that is for mainland wording and turned 社區 into 社群, 程序 into 程式, 分區 into
-    分割槽 and 登錄 into 登入 (146 of 23,639 training examples)."""
-    simplified = any(map(_simplified_only, set(text)))
-    return _converter("s2twp" if simplified else "s2tw").convert(text)
+    already in Traditional only gets the Taiwan standard forms of variant characters (t2tw:
+    裏 → 裡, 爲 → 為) and 台 → 臺, the one variant pair the rules and the knowledge base rely on.
+    Not s2tw's character table either: it takes 里 干 准 于 余 范 占 for Simplified and wrote
+    里長 as 裡長, 干擾 as 幹擾, 准許 as 準許, 于小姐 as 於小姐; nor the phrase table, which is for
+    mainland wording (社區 → 社群, 程序 → 程式, 分區 → 分割槽)."""
+    if any(map(_simplified_only, set(text))):
+        return _converter("s2twp").convert(text)
+    return _converter("t2tw").convert(text).replace("台", "臺")
 
 
 @lru_cache(maxsize=16384)

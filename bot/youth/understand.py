@@ -54,7 +54,7 @@ _DECADE = re.compile(r"(?<!\d)(\d)\s*年級生")  # 八年級生 is handled via 
 _GRADE = re.compile(r"(大[一二三四]|大學|研究所|研究生|碩[一二士]|博士班|高[一二三]|高中|高職|國中)")
 
 CATEGORY_RULES: list[tuple[str, re.Pattern[str]]] = [
-    ("startup_loan", re.compile(r"(?i)貸款|借錢|借款|融資|週轉金|利息|loan|borrow")),
+    ("startup_loan", re.compile(r"(?i)貸款|借錢|借款|融資|週轉金|周轉金|利息|loan|borrow")),
     ("startup_grant", re.compile(r"(?i)補助|補貼|獎勵金|創業金|創業基金|經費|資金|grant|subsid|funding|SBIR|研發")),
     ("internship", re.compile(r"(?i)實習|intern")),
     (
