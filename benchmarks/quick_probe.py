@@ -12,15 +12,26 @@ with `--sealed`, never its texts), and cross-validation over the training materi
 - `by-source`: leave one source out (how the model carries over to a source it never saw).
 The clarify threshold is chosen on the pooled out-of-fold decisions of the real sources.
 
-    .venv/bin/python benchmarks/quick_probe.py [--errors 20] [--agency PWB] [--cv stratified]
+Classifier variants (defaults = the real model; each an option, measured the same way):
+`--balance P` (each service's examples × n^-P within its source, source totals kept),
+`--class-weight balanced` (LinearSVC's), `--c`, `--word-max 2` (jieba word bigrams), `--char-max 4`,
+`--clf logreg|avg` (one-vs-rest logistic regression, alone or its probabilities averaged with
+the SVM's), `--no-sublinear`, `--max-df`.
+`--json PATH` writes the figures (and per-row outcomes, for paired comparisons between variants).
+
+    .venv/bin/python benchmarks/quick_probe.py [--errors 20] [--agency PWB] [--cv stratified|by-source|both]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
+import functools
 import json
 import sys
+import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,24 +51,61 @@ TEMPERATURES = np.geomspace(0.02, 2.0, 40)
 FALLBACK_THRESHOLD = 0.2
 
 
-def source_weights() -> dict[str, float]:
-    """The classifier's per-source weights from config.yml (what the real model uses)."""
+def _classifier_config() -> dict:
+    """The LinearIntentClassifier's entry of config.yml (what the real model uses)."""
     import yaml
 
     config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
-    for component in config["pipeline"]:
-        if component["name"].endswith("LinearIntentClassifier"):
-            return {str(k): float(v) for k, v in (component.get("source_weights") or {}).items()}
-    return {}
+    return next((c for c in config["pipeline"] if c["name"].endswith("LinearIntentClassifier")), {})
+
+
+def source_weights() -> dict[str, float]:
+    """The classifier's per-source weights from config.yml."""
+    return {str(k): float(v) for k, v in (_classifier_config().get("source_weights") or {}).items()}
+
+
+CONFIG_C = float(_classifier_config().get("C", 1.0))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A classifier variant; the defaults are the real model (bot/nlu/classifier.py, config.yml)."""
+
+    c: float = CONFIG_C  # the SVM's C (config.yml's)
+    balance: float = 0.0  # each example × n^-balance, n = its service's examples in its source
+    word_max: int = 1  # jieba word n-grams 1..word_max
+    char_max: int = 3  # char_wb n-grams 1..char_max
+    clf: str = "svm"  # svm | logreg (one-vs-rest, liblinear) | avg (mean of both probabilities)
+    lr_c: float = 10.0  # the logistic regression's C
+    sublinear: bool = True  # log1p of counts
+    max_df: float = 1.0  # drop n-grams in more than this share of the examples
+    class_weight: str | None = None  # the SVM's class_weight ("balanced": ∝ 1/n over all sources)
+
+
+def balanced(weights: np.ndarray, intents: list[str], sources: list[str], power: float) -> np.ndarray:
+    """Weights × n^-power, n = the examples of the same service in the same source, rescaled so
+    every source keeps its total weight (the source weights still say how much a source counts;
+    within it, a 400-row service no longer outweighs a 20-row one 20 to 1)."""
+    if not power:
+        return weights
+    n = collections.Counter(zip(sources, intents))
+    out = weights * np.array([n[(s, i)] ** -power for s, i in zip(sources, intents)])
+    src = np.array(sources)
+    for s in set(sources):
+        m = src == s
+        out[m] *= weights[m].sum() / out[m].sum()
+    return out
 
 
 class Proxy:
     """The real classifier's features and fit without Rasa: jieba word counts (our dictionaries)
     + character 1–3-gram counts, log-counts × IDF, L2-normalised, LinearSVC (C as config.yml's),
-    softmax temperature fitted on a 15 % hold-out (bot/nlu/classifier.py does the same)."""
+    softmax temperature fitted on a 15 % hold-out (bot/nlu/classifier.py does the same).
+    `variant` changes one of these (Variant; its defaults are the real model)."""
 
-    def __init__(self, c: float = 1.0, seed: int = 42) -> None:
-        self.c, self.seed = c, seed
+    def __init__(self, c: float = CONFIG_C, seed: int = 42, variant: Variant | None = None) -> None:
+        self.v = variant or Variant(c=c)
+        self.c, self.seed = self.v.c, seed
 
     def _counts(self, texts: list[str], fit: bool = False):
         from scipy import sparse
@@ -65,8 +113,10 @@ class Proxy:
         if fit:
             from sklearn.feature_extraction.text import CountVectorizer
 
-            self.words = CountVectorizer(analyzer=_jieba_tokens)
-            self.chars = CountVectorizer(analyzer="char_wb", ngram_range=(1, 3), lowercase=True)
+            analyzer = _jieba_tokens if self.v.word_max == 1 else functools.partial(_word_ngrams, n=self.v.word_max)
+            self.words = CountVectorizer(analyzer=analyzer, max_df=self.v.max_df)
+            self.chars = CountVectorizer(analyzer="char_wb", ngram_range=(1, self.v.char_max), lowercase=True,
+                                         max_df=self.v.max_df)
             return sparse.hstack([self.words.fit_transform(texts), self.chars.fit_transform(texts)], format="csr")
         return sparse.hstack([self.words.transform(texts), self.chars.transform(texts)], format="csr")
 
@@ -74,34 +124,58 @@ class Proxy:
         from scipy import sparse
 
         x = counts.astype(np.float32)
-        x.data = np.log1p(x.data)
+        if self.v.sublinear:
+            x.data = np.log1p(x.data)
         x = x.multiply(self.idf.reshape(1, -1)).tocsr()
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
         return sparse.diags(1.0 / np.maximum(norms, 1e-9)) @ x
 
-    def fit(self, texts: list[str], intents: list[str], weights: np.ndarray, temperature: float | None = None) -> Proxy:
-        """`temperature` given: use it rather than fitting one on a hold-out (halves a CV fold's time)."""
-        from sklearn.svm import LinearSVC
+    def _kinds(self) -> list[str]:
+        return ["svm", "logreg"] if self.v.clf == "avg" else [self.v.clf]
 
+    def _fit_one(self, kind: str, x, y: np.ndarray, w: np.ndarray):
+        if kind == "svm":
+            from sklearn.svm import LinearSVC
+
+            return LinearSVC(C=self.c, class_weight=self.v.class_weight).fit(x, y, sample_weight=w)
+        return _OneVsRestLogistic(self.v.lr_c).fit(x, y, w)
+
+    def fit(self, texts: list[str], intents: list[str], weights: np.ndarray, temperature=None,
+            sources: list[str] | None = None) -> Proxy:
+        """`temperature` given: use it rather than fitting one on a hold-out (halves a CV fold's time).
+        `sources`: the examples' sources (needed by `balance`)."""
+        if self.v.balance and sources is not None:
+            weights = balanced(weights, intents, sources, self.v.balance)
         counts = self._counts(texts, fit=True)
         df = np.asarray((counts > 0).sum(axis=0)).ravel()
         self.idf = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
         x = self._features(counts)
         y = np.array(intents)
         held = np.random.default_rng(self.seed).random(len(y)) < 0.15
-        self.temperature = temperature or 1.0
+        kinds = self._kinds()
+        given = temperature if isinstance(temperature, tuple) else (temperature,) * len(kinds)
+        temps = [t or 1.0 for t in given]
         if temperature is None and held.any() and len(set(y[~held])) == len(set(y)):
-            probe = LinearSVC(C=self.c).fit(x[~held], y[~held], sample_weight=weights[~held])
-            scores = probe.decision_function(x[held])
-            index = {c: i for i, c in enumerate(probe.classes_)}
-            truth = np.array([index[c] for c in y[held]])
-            nll = [-np.log(_softmax(scores, t)[np.arange(len(truth)), truth] + 1e-12).mean() for t in TEMPERATURES]
-            self.temperature = float(TEMPERATURES[int(np.argmin(nll))])
-        self.clf = LinearSVC(C=self.c).fit(x, y, sample_weight=weights)
+            for j, kind in enumerate(kinds):
+                probe = self._fit_one(kind, x[~held], y[~held], weights[~held])
+                scores = probe.decision_function(x[held])
+                index = {c: i for i, c in enumerate(probe.classes_)}
+                truth = np.array([index[c] for c in y[held]])
+                nll = [-np.log(_softmax(scores, t)[np.arange(len(truth)), truth] + 1e-12).mean()
+                       for t in TEMPERATURES]
+                temps[j] = float(TEMPERATURES[int(np.argmin(nll))])
+        self.temperature = temps[0] if len(temps) == 1 else tuple(temps)
+        self.models = [self._fit_one(kind, x, y, weights) for kind in kinds]
+        self.clf = self.models[0]
         return self
 
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        x = self._features(self._counts(texts))
+        temps = self.temperature if isinstance(self.temperature, tuple) else (self.temperature,)
+        return np.mean([_softmax(m.decision_function(x), t) for m, t in zip(self.models, temps)], axis=0)
+
     def rankings(self, texts: list[str], k: int = 10) -> list[list[dict]]:
-        p = _softmax(self.clf.decision_function(self._features(self._counts(texts))), self.temperature)
+        p = self.probabilities(texts)
         out = []
         for row in p:
             order = np.argsort(-row)[:k]
@@ -112,10 +186,45 @@ class Proxy:
         return out
 
 
+class _OneVsRestLogistic:
+    """One binary liblinear logistic regression per service (sklearn 1.8's LogisticRegression
+    has no one-vs-rest liblinear for many classes; OneVsRestClassifier would need metadata
+    routing for the sample weights). decision_function = the logits, as LinearSVC's scores."""
+
+    def __init__(self, c: float) -> None:
+        self.c = c
+
+    def fit(self, x, y: np.ndarray, w: np.ndarray) -> _OneVsRestLogistic:
+        from sklearn.linear_model import LogisticRegression
+
+        self.classes_ = np.unique(y)
+        coef, intercept = [], []
+        for cls in self.classes_:
+            m = LogisticRegression(C=self.c, solver="liblinear").fit(x, (y == cls).astype(int), sample_weight=w)
+            coef.append(m.coef_[0])
+            intercept.append(m.intercept_[0])
+        self.coef_, self.intercept_ = np.array(coef, dtype=np.float32).T, np.array(intercept)
+        return self
+
+    def decision_function(self, x) -> np.ndarray:
+        return np.asarray(x @ self.coef_) + self.intercept_
+
+
 _JIEBA_READY = False
 
 
 def _jieba_tokens(text: str) -> list[str]:
+    return list(_jieba_cached(text))
+
+
+def _word_ngrams(text: str, n: int = 2) -> list[str]:
+    tokens = _jieba_cached(text)
+    return list(tokens) + [" ".join(tokens[i:i + k]) for k in range(2, n + 1) for i in range(len(tokens) - k + 1)]
+
+
+@functools.cache
+def _jieba_cached(text: str) -> tuple[str, ...]:
+    """Jieba tokens of a text, cached: cross-validation cuts every text once, not once a fold."""
     global _JIEBA_READY
     import jieba
 
@@ -124,7 +233,7 @@ def _jieba_tokens(text: str) -> list[str]:
         for path in sorted((ROOT / "nlu_data" / "jieba").glob("*.txt")):
             jieba.load_userdict(str(path))
         _JIEBA_READY = True
-    return [t.lower() for t in jieba.lcut(text) if t.strip()]
+    return tuple(t.lower() for t in jieba.lcut(text) if t.strip())
 
 
 def _softmax(scores: np.ndarray, t: float) -> np.ndarray:
@@ -153,8 +262,8 @@ def dev_rows() -> dict[str, list[dict]]:
             for p in sorted(EVAL_DIR.glob("*.jsonl"))}
 
 
-def cross_validate(texts, intents, sources, w, mode: str = "stratified", k: int = 5, c: float = 1.0,
-                   seed: int = 0, temperature: float | None = None) -> tuple[list[dict], list[dict]]:
+def cross_validate(texts, intents, sources, w, mode: str = "stratified", k: int = 5, c: float = CONFIG_C,
+                   seed: int = 0, temperature=None, variant: Variant | None = None) -> tuple[list[dict], list[dict]]:
     """Out-of-fold (rows, rankings). `stratified`: k folds each holding 1/k of every real source
     (our written examples always train, never validate: they were written against dev errors);
     `by-source`: one fold per source, ours included."""
@@ -177,7 +286,8 @@ def cross_validate(texts, intents, sources, w, mode: str = "stratified", k: int 
     out: list[dict] = []
     for f in sorted(set(fold) - {-1}):
         train, test = idx[fold != f], idx[fold == f]
-        model = Proxy(c).fit([texts[i] for i in train], [intents[i] for i in train], w[train], temperature)
+        model = Proxy(c, variant=variant).fit([texts[i] for i in train], [intents[i] for i in train], w[train],
+                                              temperature, [sources[i] for i in train])
         test_texts = [texts[i] for i in test]
         rankings = model.rankings(test_texts)
         for i, t, r in zip(test, test_texts, rankings):
@@ -186,17 +296,94 @@ def cross_validate(texts, intents, sources, w, mode: str = "stratified", k: int 
     return rows, out
 
 
+FIXED_THRESHOLD = 0.85  # the router's threshold in use (BOT_CLARIFY_THRESHOLD)
+
+
+def _brief(s: dict) -> dict:
+    return {k: s[k] for k in ("n", "top1_agency", "top1_ci", "misroute_rate", "misroute_ci", "clarify_rate",
+                              "clarify_ci", "right_agency_offered")}
+
+
+@contextlib.contextmanager
+def _routing_only():
+    """The router without the act (bot/nlu/act.py: two thirds of decide's time, and no part of
+    agency, confidence or asking) and with each text's emergency check cached: CV decides
+    23,600 texts at 15 thresholds. The figures are the same as decide's."""
+    from bot.nlu import emergency, router
+
+    saved = router.decide, emergency.detect
+    router.decide = router._decide
+    emergency.detect = functools.cache(saved[1])
+    try:
+        yield
+    finally:
+        router.decide, emergency.detect = saved
+
+
+def report_cv(rows: list[dict], oof: list[dict], mode: str) -> dict:
+    """Prints and returns a CV run's figures: the threshold the sweep picks and the fixed one,
+    per source and pooled (Wilson intervals), with per-row outcomes for paired comparisons."""
+    with _routing_only():
+        return _report_cv(rows, [o["ranking"] for o in oof], mode)
+
+
+def _report_cv(rows: list[dict], rankings: list[list[dict]], mode: str) -> dict:
+    from bot.nlu.router import decide
+
+    sweep = sweep_thresholds(rows, rankings)
+    best = sweep["chosen"]
+    print(f"CV ({mode}) threshold sweep (pooled real sources): chosen {best}")
+    for row in sweep["sweep"]:
+        print("   ", row)
+    result: dict = {"chosen_threshold": best, "sweep": sweep["sweep"]}
+    for label, threshold in (("chosen", best), ("fixed", FIXED_THRESHOLD)):
+        out = [decide(r["text"], rk, threshold=threshold).contract() for r, rk in zip(rows, rankings)]
+        by_source = collections.defaultdict(list)
+        for r, o in zip(rows, out):
+            by_source[r["source"]].append((r, o))
+        part: dict = {"threshold": threshold, "per_source": {}}
+        everything = [p for pairs in by_source.values() for p in pairs]
+        for s, pairs in sorted(by_source.items()) + [("all", everything)]:
+            sc = score([r for r, _ in pairs], [o for _, o in pairs])
+            print_table(f"cv/{s}@{threshold}", sc)
+            part["per_source"][s] = _brief(sc)
+        pooled = score([r for r, _ in everything], [o for _, o in everything])
+        part["macro_agency"] = float(np.mean([a["accuracy"] for a in pooled["per_agency"].values() if a["n"] >= 10]))
+        print(f"cv macro agency accuracy (agencies with ≥ 10 rows) @{threshold}: {part['macro_agency']:.3f}")
+        # Per-row outcomes (rows in the CV's order, the same for every variant): paired tests.
+        part["rows"] = {"source": [r["source"] for r in rows],
+                        "correct": [int(o["agency"] == r["agency"]) for r, o in zip(rows, out)],
+                        "misroute": [int(not o["clarify"] and o["agency"] != r["agency"]) for r, o in zip(rows, out)],
+                        "asked": [int(o["clarify"]) for o in out],
+                        "confidence": [round(o["confidence"], 5) for o in out]}
+        result[label] = part
+    return result
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--errors", type=int, default=0, help="print this many errors per file (tune half only)")
     ap.add_argument("--agency", help="only print errors whose true agency is this")
-    ap.add_argument("--cv", choices=["stratified", "by-source"], help="also cross-validate")
-    ap.add_argument("--c", type=float, default=1.0)
+    ap.add_argument("--cv", choices=["stratified", "by-source", "both"], help="also cross-validate")
+    ap.add_argument("--c", type=float, default=CONFIG_C, help="the SVM's C (default: config.yml's)")
+    ap.add_argument("--balance", type=float, default=0.0,
+                    help="each example × n^-P, n = its service's examples in its source (0.5: 1/sqrt)")
+    ap.add_argument("--word-max", type=int, default=1, help="jieba word n-grams up to this n")
+    ap.add_argument("--char-max", type=int, default=3, help="char_wb n-grams up to this n")
+    ap.add_argument("--clf", choices=["svm", "logreg", "avg"], default="svm")
+    ap.add_argument("--lr-c", type=float, default=10.0, help="C of the logistic regression (--clf logreg/avg)")
+    ap.add_argument("--no-sublinear", action="store_true", help="raw counts × IDF, not log1p(counts) × IDF")
+    ap.add_argument("--max-df", type=float, default=1.0, help="drop n-grams in more than this share of examples")
+    ap.add_argument("--class-weight", choices=["balanced"], help="the SVM's class_weight (config.yml's class_weight)")
+    ap.add_argument("--json", help="write the figures (and CV per-row outcomes) to this file")
     ap.add_argument("--weights", help='JSON source weights overriding config.yml, e.g. \'{"kcg1999": 0.5}\'')
     ap.add_argument("--no-real", action="store_true", help="our written examples only")
     ap.add_argument("--sealed", action="store_true",
                     help="also score the sealed half (figures only; do not choose by it)")
     args = ap.parse_args()
+    variant = Variant(c=args.c, balance=args.balance, word_max=args.word_max, char_max=args.char_max,
+                      clf=args.clf, lr_c=args.lr_c, sublinear=not args.no_sublinear, max_df=args.max_df,
+                      class_weight=args.class_weight)
 
     weights = json.loads(args.weights) if args.weights else source_weights()
     texts, intents, sources, w = training_set(weights)
@@ -205,14 +392,24 @@ def main() -> None:
         texts, intents, sources = [texts[i] for i in keep], [intents[i] for i in keep], [sources[i] for i in keep]
         w = w[keep]
     print(f"{len(texts)} examples from {dict(collections.Counter(sources))}, weights {weights}")
-    model = Proxy(args.c).fit(texts, intents, w)
-    print(f"temperature {model.temperature:.3f}")
+    print(f"variant {variant}")
+    report: dict = {"variant": asdict(variant), "weights": weights, "n": len(texts)}
+    start = time.perf_counter()
+    model = Proxy(variant=variant).fit(texts, intents, w, sources=sources)
+    report["train_s"] = round(time.perf_counter() - start, 1)
+    temps = model.temperature if isinstance(model.temperature, tuple) else (model.temperature,)
+    report["temperature"] = list(temps)
+    print(f"temperature {' '.join(f'{t:.3f}' for t in temps)}; trained in {report['train_s']} s "
+          "(features, temperature hold-out fit and final fit)")
+    report["dev"] = {}
     for name, rows in dev_rows().items():
         for half in ("tune", "sealed") if args.sealed else ("tune",):
             part = [r for r in rows if r.get("half") == half]
             norm = [normalise_text(r["text"]) for r in part]
             out = decisions(model, norm)
-            print_table(f"{name}/{half}", score(part, out))
+            sc = score(part, out)
+            print_table(f"{name}/{half}", sc)
+            report["dev"][f"{name}/{half}"] = _brief(sc)
             if half == "tune" and args.errors:
                 shown = 0
                 for r, o in zip(part, out):
@@ -222,22 +419,15 @@ def main() -> None:
                         print(f"    {flag} [{r['agency']}→{o['agency']}/{o['service']} {o['confidence']:.2f}] "
                               f"{r['text'][:70]}")
                         shown += 1
-    if args.cv:
-        rows, oof = cross_validate(texts, intents, sources, w, args.cv, c=args.c, temperature=model.temperature)
-        sweep = sweep_thresholds(rows, [o["ranking"] for o in oof])
-        best = sweep["chosen"]
-        print(f"CV ({args.cv}) threshold sweep (pooled real sources): chosen {best}")
-        for row in sweep["sweep"]:
-            print("   ", row)
-        by_source = collections.defaultdict(list)
-        for r, o in zip(rows, oof):
-            by_source[r["source"]].append((r, decide(r["text"], o["ranking"], threshold=best).contract()))
-        everything = [p for pairs in by_source.values() for p in pairs]
-        for s, pairs in sorted(by_source.items()) + [("all", everything)]:
-            print_table(f"cv/{s}", score([r for r, _ in pairs], [o for _, o in pairs]))
-        pooled = score([r for r, _ in everything], [o for _, o in everything])
-        macro = np.mean([a["accuracy"] for a in pooled["per_agency"].values() if a["n"] >= 10])
-        print(f"cv macro agency accuracy (agencies with ≥ 10 rows): {macro:.3f}")
+    modes = ["by-source", "stratified"] if args.cv == "both" else [args.cv] if args.cv else []
+    for mode in modes:
+        start = time.perf_counter()
+        rows, oof = cross_validate(texts, intents, sources, w, mode, temperature=model.temperature, variant=variant)
+        report[mode] = report_cv(rows, oof, mode)
+        report[mode]["cv_s"] = round(time.perf_counter() - start, 1)
+        print(f"CV ({mode}) in {report[mode]['cv_s']} s")
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, ensure_ascii=False), encoding="utf-8")
 
 
 if __name__ == "__main__":
