@@ -49,9 +49,10 @@ from bot.nlu.normalise import normalise_text  # noqa: E402
 DATA = ROOT / "benchmarks" / "data"
 # Held-apart sets, each written by someone who saw neither the training data nor the earlier sets
 # (benchmarks/data/README_emergency_heldout*.md), as (emergencies, look-alikes). v1 was read three
-# times by its first author; v2 and v3 were scored twice and once, misses never read; v4 (2026-12-07)
-# is the newest. Their `number` is the one the assistant gives first (119 when someone is hurt in a
-# violent emergency); v3 and v4 also list every right number and mark hard items.
+# times by its first author; v2 and v3 were each scored twice, misses never read (both spent); v4
+# (2026-12-07) was scored once and is usable once more. Their `number` is the one the assistant
+# gives first (119 when someone is hurt in a violent emergency); v3 and v4 also list every right
+# number and mark hard items.
 HELD = {
     "v1": (DATA / "emergency_heldout.jsonl", DATA / "emergency_lookalikes_heldout.jsonl"),
     "v2": (DATA / "emergency_heldout_v2.jsonl", DATA / "emergency_lookalikes_heldout_v2.jsonl"),

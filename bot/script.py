@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.messages import Button, Incoming, Outgoing
+from bot.nlu.normalise import opencc_converter
 
 HANT, HANS = "hant", "hans"
 REMEMBERED = 100_000  # conversations whose language is kept in memory (~10 MB)
@@ -59,7 +60,7 @@ def _characters() -> tuple[frozenset[str], frozenset[str]]:
     import opencc
 
     folder = Path(opencc.__file__).parent / "dictionary"
-    to_tw = _converter("s2tw")
+    to_tw = opencc_converter("s2tw")
 
     def table(name: str) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -75,13 +76,6 @@ def _characters() -> tuple[frozenset[str], frozenset[str]]:
     # Used in Taiwan as they are (污 汙, 雇 僱 are both current there).
     simplified -= {"污", "雇"}
     return frozenset(simplified), frozenset(traditional)
-
-
-@lru_cache(maxsize=4)
-def _converter(config: str):
-    import opencc  # opencc-python-reimplemented, already the edge normaliser's
-
-    return opencc.OpenCC(config)
 
 
 def script_of(text: str) -> str | None:
@@ -149,7 +143,7 @@ def forget() -> None:
 
 
 def simplified(text: str) -> str:
-    return _converter("tw2s").convert(text)
+    return opencc_converter("tw2s").convert(text)
 
 
 def _shown(value: Any, key: str = "") -> Any:

@@ -104,8 +104,8 @@ def test_curator_fixes_a_misunderstood_message_and_the_retrain_reports_before_af
             row.locator("button.assign").click()
             page.wait_for_function(
                 "() => document.getElementById('queue-message').textContent.includes('已加入訓練例句')")
-            curated = (tmp_path / "curated" / f"{SERVICE}.yml").read_text(encoding="utf-8")
-            assert seen in curated and "# added by curator1 at " in curated
+            written = (curated / f"{SERVICE}.yml").read_text(encoding="utf-8")
+            assert seen in written and "# added by curator1 at " in written
 
             page.click("#retrain-start")
             page.wait_for_selector("#retrain-state[data-status='passed'], #retrain-state[data-status='rejected'], "

@@ -38,8 +38,9 @@ class Normalised:
 _ALSO_TRADITIONAL = frozenset("台里干准范周占余托群游床吃后斗峰秘皂栗佣几凶才只沈松系表面征冲卷于云谷制志丑了")
 
 
-@lru_cache(maxsize=3)
-def _converter(config: str):
+@lru_cache(maxsize=8)
+def opencc_converter(config: str):
+    """One OpenCC converter per configuration for the process (bot/script.py uses these too)."""
     import opencc  # opencc-python-reimplemented: pure Python, same on both environments
 
     return opencc.OpenCC(config)
@@ -54,13 +55,13 @@ def _to_traditional(text: str) -> str:
     里長 as 裡長, 干擾 as 幹擾, 准許 as 準許, 于小姐 as 於小姐; nor the phrase table, which is for
     mainland wording (社區 → 社群, 程序 → 程式, 分區 → 分割槽)."""
     if any(map(_simplified_only, set(text))):
-        return _converter("s2twp").convert(text)
-    return _converter("t2tw").convert(text).replace("台", "臺")
+        return opencc_converter("s2twp").convert(text)
+    return opencc_converter("t2tw").convert(text).replace("台", "臺")
 
 
 @lru_cache(maxsize=16384)
 def _simplified_only(char: str) -> bool:
-    return char not in _ALSO_TRADITIONAL and _converter("s2t").convert(char) != char
+    return char not in _ALSO_TRADITIONAL and opencc_converter("s2t").convert(char) != char
 
 
 def _roc_to_western(text: str) -> str:
