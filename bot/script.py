@@ -18,12 +18,10 @@ from __future__ import annotations
 import collections
 import re
 from dataclasses import replace
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from bot.messages import Button, Incoming, Outgoing
-from bot.nlu.normalise import opencc_converter
+from bot.nlu.normalise import opencc_converter, script_characters
 
 HANT, HANS = "hant", "hans"
 REMEMBERED = 100_000  # conversations whose language is kept in memory (~10 MB)
@@ -51,39 +49,11 @@ _KEEP_KEYS = {"payload", "type", "service", "agency", "program_id", "number", "n
 _memory: collections.OrderedDict[tuple[str, str], tuple[str, str, str]] = collections.OrderedDict()
 
 
-@lru_cache(maxsize=1)
-def _characters() -> tuple[frozenset[str], frozenset[str]]:
-    """(characters only Simplified writing uses, characters only Traditional writing uses),
-    from OpenCC's own character tables. A character that is also one of its Traditional
-    forms (台 里 游 托 准 …) or is already the Taiwan standard form (峰 床 群 吃 …) is
-    evidence of nothing."""
-    import opencc
-
-    folder = Path(opencc.__file__).parent / "dictionary"
-    to_tw = opencc_converter("s2tw")
-
-    def table(name: str) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for line in (folder / name).read_text(encoding="utf-8").splitlines():
-            key, _, values = line.partition("\t")
-            if len(key) == 1 and values:
-                out[key] = values.split()
-        return out
-
-    st, ts = table("STCharacters.txt"), table("TSCharacters.txt")
-    simplified = {c for c, forms in st.items() if c not in forms and to_tw.convert(c) != c}
-    traditional = {c for c, forms in ts.items() if c not in forms and c not in st}
-    # Used in Taiwan as they are (污 汙, 雇 僱 are both current there).
-    simplified -= {"污", "雇"}
-    return frozenset(simplified), frozenset(traditional)
-
-
 def script_of(text: str) -> str | None:
     """HANS when the text has more Simplified-only than Traditional-only characters (and at
-    least one), HANT when it has Traditional-only ones, None when it is the same in both."""
-    simplified, traditional = _characters()
-    s = sum(c in simplified for c in text)
-    t = sum(c in traditional for c in text)
+    least one), HANT when it has Traditional-only ones, None when it is the same in both. The
+    normaliser reads a text as Simplified writing by the same rule."""
+    s, t = script_characters().counts(text)
     if s and s > t:
         return HANS
     if t:

@@ -52,3 +52,39 @@ def test_empty_and_too_long_are_flagged():
 
 def test_emoji_survive():
     assert normalise_text("😀😀") == "😀😀"
+
+
+def test_characters_taiwan_writes_that_opencc_turns_into_others_keep_a_text_traditional():
+    # 雇 涂 采 杰 were read as Simplified, so the whole text went through the mainland phrase
+    # table (社區 → 社群) and 雇 → 僱, 涂 → 塗.
+    text = "雇主不給薪水,社區的涂先生說風采不減,周杰倫也來過,粽子攤的灶很舊"
+    assert normalise_text(text) == text
+
+
+def test_a_stray_simplified_character_in_traditional_writing_is_converted_alone():
+    assert normalise_text("我們社區的路灯不亮") == "我們社區的路燈不亮"
+    assert normalise_text("里長說这裡的程序很麻煩") == "里長說這裡的程序很麻煩"
+
+
+def test_simplified_forms_opencc_also_lists_as_traditional_make_a_text_simplified():
+    assert normalise_text("一万块的价格") == "一萬塊的價格"
+    assert normalise_text("据说广场的种子") == "據說廣場的種子"
+
+
+def test_the_normaliser_and_the_script_detector_share_one_definition():
+    from bot import script
+    from bot.nlu.normalise import script_characters
+
+    chars = script_characters()
+    assert chars.simplified.isdisjoint(chars.traditional)
+    for text in ("雇主不給薪水", "一万块的价格", "我們社區的路灯不亮", "里長干擾"):
+        s, t = chars.counts(text)
+        simplified_writing = script.script_of(text) == script.HANS
+        assert simplified_writing == (s > t and s > 0)
+        assert (normalise_text(text) != opencc_t2tw(text)) == (s > 0)
+
+
+def opencc_t2tw(text: str) -> str:
+    from bot.nlu.normalise import opencc_converter
+
+    return opencc_converter("t2tw").convert(text).replace("台", "臺")

@@ -74,7 +74,7 @@ def test_record_never_raises_when_the_database_is_unusable(tmp_path, monkeypatch
 
 def test_curated_example_is_reviewable_yaml_and_reaches_training(curated, tmp_path):
     at = datetime(2026, 12, 1, 3, 4, 5, tzinfo=timezone.utc)
-    path = curated_examples.add("disability_welfare", "阿伯的輪椅補助要问哪里", username="curator1", item_id=7, at=at)
+    path = curated_examples.add("disability_welfare", "阿伯的轮椅补助要问哪里", username="curator1", item_id=7, at=at)
     # The same text again (after normalisation) is not written twice.
     curated_examples.add("disability_welfare", "阿伯的輪椅補助要問哪裡", username="curator2", item_id=8, at=at)
     curated_examples.add("disability_welfare", "身障  停車證\n怎麼申請", username="curator1", item_id=9, at=at)

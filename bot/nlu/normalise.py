@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 MAX_CHARS = 2000
 
@@ -32,10 +33,13 @@ class Normalised:
     empty: bool = False
 
 
-# Characters OpenCC takes for Simplified that Taiwanese write every day in Traditional text
-# (一台車, 里長, 准許, 范先生, 干擾, 周末, 游泳, 托兒所...): on their own they do not make a
-# text Simplified.
-_ALSO_TRADITIONAL = frozenset("台里干准范周占余托群游床吃后斗峰秘皂栗佣几凶才只沈松系表面征冲卷于云谷制志丑了")
+# OpenCC lists these Simplified forms among the Traditional ones too (万 → 萬 万, 据 → 據 据), as
+# rare or old characters; Taiwan writes the full form for them, so they are Simplified writing.
+# (Its other such characters, 台 里 干 准 游 托 于 采 杰 岳 唇 岩 郁 涂 伙 划 仆 咸 …, Taiwan writes
+# every day: 里長, 干擾, 准許, 風采, 周杰倫, 涂先生; they say nothing.)
+_ALSO_SIMPLIFIED = frozenset("万丰亘价党厂厘叶夸尸帘广愿挂据极柜杠涌淀确种筑胜腊腌膻苹荐虫蚝蜡蝎跖适")
+# OpenCC turns these into another character, but Taiwan writes both (污 汙, 雇 僱, 灶 竈, 粽 糉, 痴 癡).
+_TAIWAN_WRITES = frozenset("污雇灶粽痴")
 
 
 @lru_cache(maxsize=8)
@@ -46,22 +50,57 @@ def opencc_converter(config: str):
     return opencc.OpenCC(config)
 
 
+@dataclass(frozen=True)
+class Script:
+    simplified: frozenset[str]  # characters only Simplified writing uses
+    traditional: frozenset[str]  # characters only Traditional writing uses
+    to_taiwan: dict[int, str]  # each Simplified-only character → its Taiwan form (str.translate)
+
+    def counts(self, text: str) -> tuple[int, int]:
+        """(Simplified-only, Traditional-only) characters in the text."""
+        return sum(c in self.simplified for c in text), sum(c in self.traditional for c in text)
+
+
+@lru_cache(maxsize=1)
+def script_characters() -> Script:
+    """The one definition of which characters tell the scripts apart (the normaliser and
+    bot/script.py both read it), from OpenCC's own character tables. A character that is also
+    one of its own Traditional forms (台 里 游 托 准 …) or already the Taiwan form (峰 床 群 吃 …)
+    is evidence of nothing, except `_ALSO_SIMPLIFIED`."""
+    import opencc
+
+    folder = Path(opencc.__file__).parent / "dictionary"
+    to_tw = opencc_converter("s2tw")
+
+    def table(name: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for line in (folder / name).read_text(encoding="utf-8").splitlines():
+            key, _, values = line.partition("\t")
+            if len(key) == 1 and values:
+                out[key] = values.split()
+        return out
+
+    st, ts = table("STCharacters.txt"), table("TSCharacters.txt")
+    simplified = {c for c, forms in st.items()
+                  if (c not in forms or c in _ALSO_SIMPLIFIED) and to_tw.convert(c) != c} - _TAIWAN_WRITES
+    traditional = {c for c, forms in ts.items() if c not in forms and c not in st}
+    return Script(frozenset(simplified), frozenset(traditional), {ord(c): to_tw.convert(c) for c in simplified})
+
+
 @lru_cache(maxsize=65536)
 def _to_traditional(text: str) -> str:
-    """Simplified → Taiwan Traditional with Taiwanese phrasing (s2twp: 出租车 → 計程車). A text
-    already in Traditional only gets the Taiwan standard forms of variant characters (t2tw:
-    裏 → 裡, 爲 → 為) and 台 → 臺, the one variant pair the rules and the knowledge base rely on.
-    Not s2tw's character table either: it takes 里 干 准 于 余 范 占 for Simplified and wrote
-    里長 as 裡長, 干擾 as 幹擾, 准許 as 準許, 于小姐 as 於小姐; nor the phrase table, which is for
-    mainland wording (社區 → 社群, 程序 → 程式, 分區 → 分割槽)."""
-    if any(map(_simplified_only, set(text))):
+    """Simplified writing → Taiwan Traditional with Taiwanese phrasing (s2twp: 出租车 → 計程車).
+    Traditional writing only gets the Taiwan standard forms of variant characters (t2tw:
+    裏 → 裡, 爲 → 為), 台 → 臺 (the one variant pair the rules and the knowledge base rely on),
+    and its stray Simplified characters one by one (路灯 → 路燈). Not s2tw's character table on
+    the whole text: it takes 里 干 准 于 余 范 占 for Simplified and wrote 里長 as 裡長, 干擾 as
+    幹擾; nor the phrase table, which is for mainland wording (社區 → 社群, 程序 → 程式)."""
+    chars = script_characters()
+    simplified, traditional = chars.counts(text)
+    if simplified and simplified > traditional:
         return opencc_converter("s2twp").convert(text)
-    return opencc_converter("t2tw").convert(text).replace("台", "臺")
-
-
-@lru_cache(maxsize=16384)
-def _simplified_only(char: str) -> bool:
-    return char not in _ALSO_TRADITIONAL and opencc_converter("s2t").convert(char) != char
+    text = opencc_converter("t2tw").convert(text).replace("台", "臺")
+    return text.translate(chars.to_taiwan) if simplified else text
 
 
 def _roc_to_western(text: str) -> str:
