@@ -1,6 +1,6 @@
 """Do texts written by other writers help the emergency detector on a writer never seen?
 
-    .venv/bin/python benchmarks/emergency_writers_eval.py [--only A,B,C,R] [--no-c]
+    .venv/bin/python benchmarks/emergency_writers_eval.py [--only A,B,C,R,K,BX,CX]   # ~15 min, all
 
 Leave-one-writer-out over the three spent held-apart sets v1, v2, v3 (each written blind by a
 different helper; benchmarks/data/README_emergency_heldout*.md). v4 and v5 are never opened.
@@ -14,6 +14,9 @@ For each left-out writer W the detector is trained exactly as `python -m bot tra
 - C: the same, treated exactly as own sections (two wrapped forms and a one-character drop);
 - R: A with a frame veto (experiment 2, `FRAME` / `NOW` below): no alarm at all on a text with a
   frame word (hypothetical, past, media, drill, handled) and no now-cue anywhere in it.
+Exploratory, outside the pre-registered protocol: BX / CX (B / C with the false-alarm budgets
+counted over our own material only: `own_budgets`), K (a now-cue lifts a `not_if_any` veto;
+derived from reading the spent sets' misses, so its v1–v3 figures are no evidence).
 
 Scored on W: recall (soft alarms are catches), right number, look-alike false alarms (soft
 alarms count), 95 % Wilson intervals, and pooled over the three W. B and C are also trained on all
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import re
 import sys
@@ -38,17 +42,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
-from emergency_eval import CASES, DATA, KCG, _assess, _expected, _rows, _text, cv_report, wilson  # noqa: E402
+from emergency_eval import (  # noqa: E402
+    CASES,
+    DATA,
+    HELD,
+    KCG,
+    SPENT,
+    _assess,
+    _expected,
+    _rows,
+    _text,
+    cv_report,
+    wilson,
+)
 
 from bot.nlu import emergency, emergency_data, emergency_model  # noqa: E402
 from bot.nlu.normalise import normalise_text  # noqa: E402
 
 # Spent sets only (read and tuned against before); v4/v5 are never opened here.
-WRITERS = {
-    "v1": (DATA / "emergency_heldout.jsonl", DATA / "emergency_lookalikes_heldout.jsonl"),
-    "v2": (DATA / "emergency_heldout_v2.jsonl", DATA / "emergency_lookalikes_heldout_v2.jsonl"),
-    "v3": (DATA / "emergency_heldout_v3.jsonl", DATA / "emergency_lookalikes_heldout_v3.jsonl"),
-}
+WRITERS = {version: HELD[version] for version in SPENT}
 CHECK_R4 = DATA / "emergency_check_r4.jsonl"  # the round-4 helper's check batch (another writer)
 OUT = ROOT / "benchmarks" / "results" / "emergency_writers.json"
 SECTION = "H: written blind by others ({} set)"
@@ -172,6 +184,32 @@ def own_budgets(on: bool):
         emergency_model.thresholds = orig
 
 
+@contextlib.contextmanager
+def now_lifts_topic_veto(on: bool):
+    """Exploratory, derived AFTER reading the spent sets' misses (so v1–v3 figures of it are no
+    evidence): a `not_if_any` veto (申請, 補助, 報名, an animal word, a simile…) is lifted when a
+    now-cue (`NOW` or the rules' `now`) starts after the end of its last match; the past /
+    hypothetical veto is unchanged."""
+    orig = emergency.vetoed
+    if on:
+
+        def vetoed(lowered: str, r=None) -> bool:
+            r = r or emergency.rules()
+            ends = [m.end() for p in r.not_if_any for m in p.finditer(lowered)]
+            if ends:
+                nows = [m.start() for m in _NOW.finditer(lowered)]
+                nows += [m.start() for p in r.now for m in p.finditer(lowered)]
+                if not any(n >= max(ends) for n in nows):
+                    return True
+            return orig(lowered, dataclasses.replace(r, not_if_any=()))
+
+        emergency.vetoed = vetoed
+    try:
+        yield
+    finally:
+        emergency.vetoed = orig
+
+
 _LAST: dict = {}
 
 
@@ -225,11 +263,17 @@ def score_negatives(texts: list[str]) -> dict:
 
 
 def score_writer(version: str) -> dict:
+    """W's figures, and the ids (never the texts) of its misses and false alarms, for paired
+    comparisons between conditions."""
     emergencies, lookalikes = WRITERS[version]
-    return {
-        "emergencies": score_emergencies([(_text(r), _expected(r)) for r in _rows(emergencies)]),
-        "lookalikes": score_negatives([_text(r) for r in _rows(lookalikes)]),
+    pos, neg = _rows(emergencies), _rows(lookalikes)
+    out = {
+        "emergencies": score_emergencies([(_text(r), _expected(r)) for r in pos]),
+        "lookalikes": score_negatives([_text(r) for r in neg]),
     }
+    out["missed_ids"] = [r["id"] for r in pos if _assess(_text(r)).level == emergency.NONE]
+    out["false_alarm_ids"] = [r["id"] for r in neg if _assess(_text(r)).level != emergency.NONE]
+    return out
 
 
 def score_outside() -> dict:
@@ -326,6 +370,10 @@ def run(only: set[str], results: dict, save) -> dict:
                 with own_budgets(True):
                     results[cond] = condition(tmp, cond, versions, extra=augment, veto=False)
                 save()
+        if "K" in only:
+            with now_lifts_topic_veto(True):
+                results["K"] = condition(tmp, "K", versions, extra=None, veto=False)
+            save()
         for cond, augment in (("RB", False), ("RC", True)):
             if cond in only:
                 results[cond] = condition(tmp, cond, versions, extra=augment, veto=True)
@@ -407,7 +455,7 @@ def main() -> int:
     ap.add_argument(
         "--only",
         default="A,B,C",
-        help="conditions to run: A, B, C, R (frame veto), RB, RC; BX, CX (exploratory: B, C with budgets "
+        help="conditions to run: A, B, C, R (frame veto), RB, RC; K, BX, CX (exploratory: B, C with budgets "
         "counted over our own material only)",
     )
     args = ap.parse_args()

@@ -14,6 +14,9 @@ from bot.config import Settings
 # Our SQL tracker store (lighter writes, a bounded conversation: bot/rasa_tracker_store.py), named
 # through Rasa's extension point for custom stores; BOT_RASA_SPEEDUPS=0 names Rasa's own.
 OUR_TRACKER_STORE = "bot.rasa_tracker_store.TrackerStore"
+# Our lock stores look again for a held conversation lock every 20 ms, not every second
+# (bot/rasa_lock_store.py); BOT_RASA_SPEEDUPS=0 names Rasa's own.
+OUR_LOCK_STORES = {"in_memory": "bot.rasa_lock_store.InMemoryLockStore", "redis": "bot.rasa_lock_store.RedisLockStore"}
 
 
 def tracker_store(url: str, speedups: bool = True) -> dict:
@@ -30,11 +33,14 @@ def tracker_store(url: str, speedups: bool = True) -> dict:
     return store
 
 
-def lock_store(url: str) -> dict:
+def lock_store(url: str, speedups: bool = True) -> dict:
+    def kind(rasa_type: str) -> str:
+        return OUR_LOCK_STORES[rasa_type] if speedups else rasa_type
+
     if not url:
-        return {"type": "in_memory"}
+        return {"type": kind("in_memory")}
     u = make_url(url)
-    store = {"type": "redis", "url": u.host or "127.0.0.1", "port": u.port or 6379,
+    store = {"type": kind("redis"), "url": u.host or "127.0.0.1", "port": u.port or 6379,
              "db": int(u.database or 0), "key_prefix": "bianmin"}
     if u.password:
         store["password"] = u.password
@@ -59,7 +65,7 @@ def render(cfg: Settings) -> dict:
     out = {
         "action_endpoint": {"url": f"{cfg.actions_url}/webhook", "headers": dict(ACTION_AUTH)},
         "tracker_store": tracker_store(cfg.tracker_url, cfg.rasa_speedups),
-        "lock_store": lock_store(cfg.redis_url),
+        "lock_store": lock_store(cfg.redis_url, cfg.rasa_speedups),
     }
     broker = event_broker(cfg.rabbitmq_url, cfg.rabbitmq_queue)
     if broker:

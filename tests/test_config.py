@@ -25,9 +25,10 @@ def test_embedded_default(fresh_settings, tmp_path):
     rendered = rasa_endpoints.render(cfg)
     assert rendered["tracker_store"] == {"type": rasa_endpoints.OUR_TRACKER_STORE, "dialect": "sqlite",
                                          "db": str(tmp_path / "tracker.db")}
-    assert rendered["lock_store"] == {"type": "in_memory"}
-    fresh_settings.setenv("BOT_RASA_SPEEDUPS", "0")  # the kill switch: Rasa's own SQL store
+    assert rendered["lock_store"] == {"type": rasa_endpoints.OUR_LOCK_STORES["in_memory"]}
+    fresh_settings.setenv("BOT_RASA_SPEEDUPS", "0")  # the kill switch: Rasa's own SQL and lock stores
     assert rasa_endpoints.render(config.settings())["tracker_store"]["type"] == "SQL"
+    assert rasa_endpoints.render(config.settings())["lock_store"] == {"type": "in_memory"}
     assert "event_broker" not in rendered
     assert rendered["action_endpoint"]["url"].startswith("http://127.0.0.1:")
 
@@ -45,7 +46,8 @@ def test_postgresql_redis_rabbitmq_from_environment(fresh_settings):
         "username": "bot", "password": "s3cret",
     }
     assert rendered["lock_store"] == {
-        "type": "redis", "url": "cache", "port": 6380, "db": 2, "key_prefix": "bianmin", "password": "pw",
+        "type": rasa_endpoints.OUR_LOCK_STORES["redis"], "url": "cache", "port": 6380, "db": 2,
+        "key_prefix": "bianmin", "password": "pw",
     }
     assert rendered["event_broker"]["type"] == "pika"
     assert rendered["event_broker"]["url"] == "mq" and rendered["event_broker"]["port"] == 5673
