@@ -53,10 +53,11 @@ def script_of(text: str) -> str | None:
     """HANS when the text has more Simplified-only than Traditional-only characters (and at
     least one), HANT when it has Traditional-only ones, None when it is the same in both. The
     normaliser reads a text as Simplified writing by the same rule."""
-    s, t = script_characters().counts(text)
-    if s and s > t:
+    chars = script_characters()
+    counts = chars.counts(text)
+    if chars.simplified_writing(counts):
         return HANS
-    if t:
+    if counts[1]:
         return HANT
     return None
 

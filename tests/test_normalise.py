@@ -79,8 +79,7 @@ def test_the_normaliser_and_the_script_detector_share_one_definition():
     assert chars.simplified.isdisjoint(chars.traditional)
     for text in ("雇主不給薪水", "一万块的价格", "我們社區的路灯不亮", "里長干擾"):
         s, t = chars.counts(text)
-        simplified_writing = script.script_of(text) == script.HANS
-        assert simplified_writing == (s > t and s > 0)
+        assert (script.script_of(text) == script.HANS) == (s > t and s > 0)
         assert (normalise_text(text) != opencc_t2tw(text)) == (s > 0)
 
 

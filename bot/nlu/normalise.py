@@ -60,6 +60,13 @@ class Script:
         """(Simplified-only, Traditional-only) characters in the text."""
         return sum(c in self.simplified for c in text), sum(c in self.traditional for c in text)
 
+    @staticmethod
+    def simplified_writing(counts: tuple[int, int]) -> bool:
+        """More Simplified-only than Traditional-only characters, and at least one: the one rule
+        by which the normaliser converts a text and bot/script.py answers in Simplified."""
+        simplified, traditional = counts
+        return simplified > 0 and simplified > traditional
+
 
 @lru_cache(maxsize=1)
 def script_characters() -> Script:
@@ -96,11 +103,11 @@ def _to_traditional(text: str) -> str:
     the whole text: it takes 里 干 准 于 余 范 占 for Simplified and wrote 里長 as 裡長, 干擾 as
     幹擾; nor the phrase table, which is for mainland wording (社區 → 社群, 程序 → 程式)."""
     chars = script_characters()
-    simplified, traditional = chars.counts(text)
-    if simplified and simplified > traditional:
+    counts = chars.counts(text)
+    if chars.simplified_writing(counts):
         return opencc_converter("s2twp").convert(text)
     text = opencc_converter("t2tw").convert(text).replace("台", "臺")
-    return text.translate(chars.to_taiwan) if simplified else text
+    return text.translate(chars.to_taiwan) if counts[0] else text
 
 
 def _roc_to_western(text: str) -> str:
