@@ -44,7 +44,7 @@ from route_eval import EVAL_DIR, print_table, score, sweep_thresholds  # noqa: E
 
 from bot.catalogue import catalogue  # noqa: E402
 from bot.nlu.normalise import normalise_text  # noqa: E402
-from bot.nlu.router import decide  # noqa: E402
+from bot.nlu.router import CLARIFY_THRESHOLD, decide  # noqa: E402
 from bot.nlu.training_data import OURS, load_sourced  # noqa: E402
 
 TEMPERATURES = np.geomspace(0.02, 2.0, 40)
@@ -296,9 +296,6 @@ def cross_validate(texts, intents, sources, w, mode: str = "stratified", k: int 
     return rows, out
 
 
-FIXED_THRESHOLD = 0.85  # the router's threshold in use (BOT_CLARIFY_THRESHOLD)
-
-
 def _brief(s: dict) -> dict:
     return {k: s[k] for k in ("n", "top1_agency", "top1_ci", "misroute_rate", "misroute_ci", "clarify_rate",
                               "clarify_ci", "right_agency_offered")}
@@ -336,7 +333,7 @@ def _report_cv(rows: list[dict], rankings: list[list[dict]], mode: str) -> dict:
     for row in sweep["sweep"]:
         print("   ", row)
     result: dict = {"chosen_threshold": best, "sweep": sweep["sweep"]}
-    for label, threshold in (("chosen", best), ("fixed", FIXED_THRESHOLD)):
+    for label, threshold in (("chosen", best), ("fixed", CLARIFY_THRESHOLD)):
         out = [decide(r["text"], rk, threshold=threshold).contract() for r, rk in zip(rows, rankings)]
         by_source = collections.defaultdict(list)
         for r, o in zip(rows, out):
