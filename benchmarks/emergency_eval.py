@@ -49,9 +49,11 @@ from bot.nlu.normalise import normalise_text  # noqa: E402
 DATA = ROOT / "benchmarks" / "data"
 # Held-apart sets, each written by someone who saw neither the training data nor the earlier sets
 # (benchmarks/data/README_emergency_heldout*.md), as (emergencies, look-alikes). v1 was read three
-# times by its first author; v2 and v3 were each scored twice, misses never read (both spent); v4
-# (2026-12-07) was scored once and is usable once more; v5 (2026-12-07, a helper that read only
-# v4's README) is fresh. Only the spent sets are scored unless named (`--heldout v4,v5`). Their
+# times by its first author; v2, v3 and v4 were each scored twice, misses never read (all spent;
+# v4's second reading on the seventh-round detector); v5 (2026-12-07, a helper that read only v4's
+# README) was scored once and is usable once more. By default only v1–v3 are scored (SPENT: the
+# writers the sixth and seventh rounds' experiments leave out in turn); name the others to score
+# them (`--heldout v4,v5`): v4 is readable now, v5 is not. Their
 # `number` is the one the assistant gives first (119 when someone is hurt in a violent
 # emergency); v3 to v5 also list every right number and mark hard items.
 HELD = {
@@ -126,14 +128,8 @@ def false_alarms(texts: list[str]) -> dict:
 
 
 def _cv_levels(examples, oof: list[float], soft: float, hard: float, rules: emergency.Rules) -> list[str]:
-    def level(p: float, text: str) -> str:
-        if emergency.rule_match(text, rules) is not None:
-            return emergency.HARD
-        if emergency.vetoed(text, rules):
-            return emergency.NONE
-        return emergency.model_level(text, p, soft, hard, rules)
-
-    return [level(p, e.text) for p, e in zip(oof, examples, strict=True)]
+    """The detector's own decision (`emergency.level_of`) on each out-of-fold score."""
+    return [emergency.level_of(e.text, p, soft, hard, rules)[0] for p, e in zip(oof, examples, strict=True)]
 
 
 def _cv_figures(examples, levels: list[str]) -> dict:

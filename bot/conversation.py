@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.handoff import hook as handoff
 from bot.messages import Incoming, Location, Outgoing
 from bot.nlu import emergency, emergency_model
-from bot.nlu.normalise import MAX_CHARS, normalise
+from bot.nlu.normalise import MAX_CHARS, Normalised, normalise
 from bot.notices import chat as notices_chat
 from bot.script import decide as decide_language
 from bot.script import localise
@@ -179,11 +179,13 @@ class Conversation:
         msg = decide_language(msg)  # English / Simplified, decided once here and carried (bot/script.py)
         # Before anything else, needing nothing else (no Rasa, no action server, no database):
         # an emergency gets its number in every state of the conversation (bot/nlu/emergency.py).
-        alarm = _alarm(msg)
+        # Normalised once (the edge rule): the detector, Rasa and the emergency turn all read this.
+        norm = normalise(msg.text)
+        alarm = _alarm(norm)
         if alarm.level == emergency.HARD:
             status, replies = "emergency", [answers.emergency(alarm.service, msg.lang)]
             replies = await handoff.observe(msg, replies)  # the transcript: an operator sees it too
-            self._tell_rasa(msg)
+            self._tell_rasa(msg, norm)
         else:
             held = await handoff.intercept(msg, self.in_form)  # with a person (or asking for one): not Rasa
             # 「我要訂閱停水通知 三民區」「我的訂閱」「取消訂閱」 and their buttons: not Rasa either
@@ -193,7 +195,7 @@ class Conversation:
             elif noticed is not None:
                 status, replies = "notices", noticed
             else:
-                status, replies = await self._handle(msg)
+                status, replies = await self._handle(msg, norm)
                 if status not in KEPT_STATUSES:  # a kept turn joins the transcript when answered
                     replies = await handoff.observe(msg, replies)  # transcript; two misses → a person
             if alarm.level == emergency.SOFT:  # not sure: the number first, then the normal answer
@@ -208,13 +210,12 @@ class Conversation:
         await asyncio.to_thread(self._record, msg, status, latency, agency, routed.get("service"))
         return localise(replies, msg.metadata)
 
-    async def _handle(self, msg: Incoming) -> tuple[str, list[Outgoing]]:
+    async def _handle(self, msg: Incoming, norm: Normalised) -> tuple[str, list[Outgoing]]:
         if msg.payload is not None:
             if not (_PAYLOAD.match(msg.payload) or _ENTITY_PAYLOAD.match(msg.payload)):
                 return "rejected", [Outgoing(text=_pick(msg.lang, EMPTY, EMPTY_EN), custom=_notice("bad_button"))]
             text = msg.payload
         else:
-            norm = normalise(msg.text)
             if norm.too_long:
                 return "rejected", [Outgoing(text=_pick(msg.lang, TOO_LONG, TOO_LONG_EN), custom=_notice("too_long"))]
             if norm.empty and msg.location is None and msg.image_id is None:
@@ -259,14 +260,14 @@ class Conversation:
         log.warning("rasa unavailable: %s; message kept", type(request.exception()).__name__)
         return "rasa_down", sorry
 
-    def _tell_rasa(self, msg: Incoming) -> None:
+    def _tell_rasa(self, msg: Incoming, norm: Normalised) -> None:
         """Rasa hears of an emergency turn after the citizen has the number, so that its tracker
         has it and an open case form closes (bot.cases.intake stops on the same detector); its
         answer is not sent again. Skipped when a person holds the conversation (Rasa never sees
         those turns) or older messages wait for Rasa (they keep their order)."""
         if msg.text is None:
             return
-        body = {"sender": f"{msg.channel}-{msg.sender}", "message": normalise(msg.text).text,
+        body = {"sender": f"{msg.channel}-{msg.sender}", "message": norm.text,
                 "metadata": {"channel": msg.channel, "lang": msg.lang, **msg.metadata}}
 
         async def tell() -> None:
@@ -426,12 +427,9 @@ def answer_in_tracker(events: list[dict], key: str, sender: str, running_for: fl
     return out
 
 
-def _alarm(msg: Incoming) -> emergency.Alarm:
-    """The emergency detector on a message's text (normalised here; a too long one is cut to the
-    limit and still checked); no alarm for buttons, photos and places alone."""
-    if not msg.text:
-        return emergency.Alarm(emergency.NONE, "", 0.0, "")
-    norm = normalise(msg.text)
+def _alarm(norm: Normalised) -> emergency.Alarm:
+    """The emergency detector on a message's normalised text (a too long one is cut to the limit
+    and still checked); no alarm for buttons, photos and places alone."""
     if norm.empty:
         return emergency.Alarm(emergency.NONE, "", 0.0, "")
     try:

@@ -139,6 +139,50 @@ def test_the_classifier_alone_gives_a_hard_alarm_only_with_a_danger_and_enough_c
     assert emergency.model_level("我爸剛剛倒在廚房地上全身一直發抖", 0.4, 0.5, 0.9, r) == emergency.NONE
 
 
+def test_a_rule_needs_the_classifiers_consent_except_for_a_call_for_help() -> None:
+    """Seventh round (benchmarks/emergency_round7_eval.py): a keyword rule alarms only when the
+    classifier's P(emergency) reaches `rule_consent`; an explicit call for help alarms whatever P is."""
+    r = emergency.rules()
+    assert 0 < r.rule_consent < 0.5
+    low = r.rule_consent / 2
+    # an explicit call for help with a low classifier score is still a hard rule alarm
+    for text in ("救命 有人拿刀", "快叫救護車 我爸倒在地上叫不醒", "help!!!", "需要救護車"):
+        level, rule = emergency.level_of(normalise_text(text).lower(), low, 0.9, 0.95, r)
+        assert level == emergency.HARD and rule is not None, text
+    # a rule match without a call for help is left to the classifier when it does not consent ...
+    lowered = normalise_text("家裡失火了").lower()
+    assert emergency.rule_match(lowered, r) is not None
+    assert emergency.level_of(lowered, low, 0.9, 0.95, r) == (emergency.NONE, None)
+    # (the classifier's own level: with thresholds that low it may still alarm, without the rule)
+    assert emergency.level_of(lowered, low, low / 2, 0.95, r) == (emergency.SOFT, None)
+    # ... and alarms as before when it does
+    level, rule = emergency.level_of(lowered, r.rule_consent, 0.9, 0.95, r)
+    assert level == emergency.HARD and rule is not None and rule.agency == "EMERG-119"
+
+
+def test_narrowed_vetoes_still_veto_their_lookalike_kind() -> None:
+    """Seventh round: paperwork vetoes unless a danger is said to happen now after it; a simile
+    unless it tells chest pain; 鳥松／六龜／一卡通 are no animal or cartoon."""
+    for text in (
+        "請問火災補助怎麼申請",
+        "家裡上個月失火，想申請補助",
+        "我爸剛剛倒下去送醫了，想問長照怎麼申請",  # the danger comes before the paperwork
+        "想申請補助，我現在一直咳嗽",  # now, but no danger word
+        "他吵起來像瘋子一樣",
+        "我家的貓困在鳥松的樹上下不來",
+        "一卡通的卡通圖案可以換嗎",
+    ):
+        assert emergency.vetoed(normalise_text(text).lower()), text
+        assert _assess(text).level == emergency.NONE, text
+    for text in (
+        "想問補助怎麼申請？剛剛我爸突然倒下去，現在叫不醒",
+        "我先生說胸口像被壓住一樣痛，一直冒冷汗",
+        "水淹進來了已經到胸口，我們困在二樓出不去，在鳥松",
+    ):
+        assert not emergency.vetoed(normalise_text(text).lower()), text
+        assert _assess(text).level != emergency.NONE, text
+
+
 def test_violence_with_injury_is_119() -> None:
     assert _assess("有人被刺了一刀倒在地上流血").number == "119"
     assert _assess("外面有人在打架").number == "110"

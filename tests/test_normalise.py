@@ -1,4 +1,6 @@
-from bot.nlu.normalise import MAX_CHARS, normalise, normalise_text
+import yaml
+
+from bot.nlu.normalise import KEEP_PHRASES_FILE, MAX_CHARS, normalise, normalise_text, opencc_converter
 
 
 def test_full_width_becomes_half_width():
@@ -8,6 +10,25 @@ def test_full_width_becomes_half_width():
 def test_simplified_becomes_traditional_with_taiwanese_words():
     assert normalise_text("路灯坏了，垃圾车几点来？") == "路燈壞了,垃圾車幾點來?"
     assert normalise_text("出租车司机乱停") == "計程車司機亂停"
+
+
+def test_simplified_writing_keeps_the_words_taiwan_uses_in_city_matters():
+    # OpenCC's Taiwan phrase table is computing vocabulary: 社区 → 社群, 程序 → 程式, 对象 → 物件.
+    assert normalise_text("我们社区的路灯坏了") == "我們社區的路燈壞了"
+    assert normalise_text("这个补助的申请程序和对象是什么") == "這個補助的申請程序和對象是什麼"
+    assert normalise_text("户籍注销，污水溢出") == "戶籍註銷,汙水溢出"
+    # ... while the rest of the text still gets it, also right next to a kept word
+    assert normalise_text("社区网络不通，打印机坏了") == "社區網路不通,印表機壞了"
+
+
+def test_every_kept_word_comes_back_as_taiwan_writes_it():
+    words = yaml.safe_load(KEEP_PHRASES_FILE.read_text(encoding="utf-8"))["keep"]
+    to_simplified = opencc_converter("tw2s")
+    assert len(words) >= 20
+    for word in words:
+        simplified = to_simplified.convert(word)
+        # a Simplified sentence around it, so the text counts as Simplified writing
+        assert normalise_text(f"这里的{simplified}问题") == f"這裡的{word}問題", word
 
 
 def test_traditional_text_is_left_as_it_is():

@@ -5,8 +5,10 @@ Run by the gateway on every text before anything else (bot/conversation.py: answ
 Rasa or the action server is down, in any state of the conversation) and by the router
 (`decide`, for `python -m bot route` and the chat), so there is one decision:
 
-- hard alarm: a rule matches, or the classifier is sure and the text names a danger (with
-  enough content: `model_level`) → the emergency answer alone;
+- hard alarm: a rule matches and the classifier consents (P(emergency) >= `rule_consent`, or the
+  text is an explicit call for help: `consents`), or the classifier is sure and the text names a
+  danger (with enough content: `model_level`) → the emergency answer alone; a rule match the
+  classifier does not consent to is left to the classifier like any other text;
 - soft alarm: the classifier leans to an emergency but is not sure, or the text gives it too
   little to go on → 110/119 first, then the normal answer;
 - none.
@@ -65,6 +67,16 @@ class Rules:
     now: tuple[re.Pattern, ...]  # ... unless the message says it is happening now
     to_119: tuple[re.Pattern, ...]  # a police emergency with someone hurt: an ambulance first
     gate: ModelGate = field(default_factory=lambda: ModelGate())
+    # (seventh round) vetoes narrowed by kind: paperwork vetoes unless a danger is said to happen
+    # now after it; a simile unless it tells chest pain; names that are no animal (鳥松, 一卡通)
+    paperwork: tuple[re.Pattern, ...] = ()
+    present_cue: tuple[re.Pattern, ...] = ()
+    simile: re.Pattern | None = None
+    simile_unless: re.Pattern | None = None
+    not_veto_names: re.Pattern | None = None
+    # a rule alarms only with the classifier's consent, unless the text is a call for help
+    rule_consent: float = 0.0
+    help_calls: tuple[re.Pattern, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,18 @@ def rules(path: Path | None = None) -> Rules:
         _compile(data.get("now")),
         _compile(data.get("injury_to_119")),
         _gate(data.get("model_gate") or {}),
+        _compile(data.get("paperwork")),
+        _compile(data.get("present_cue")),
+        _one((data.get("simile") or {}).get("veto")),
+        _one((data.get("simile") or {}).get("unless")),
+        _one(data.get("not_veto_names")),
+        float(data.get("rule_consent") or 0.0),
+        _compile(data.get("help_calls")),
     )
+
+
+def _one(pattern: str | None) -> re.Pattern | None:
+    return re.compile(pattern, re.IGNORECASE) if pattern else None
 
 
 def _gate(spec: dict) -> ModelGate:
@@ -142,14 +165,62 @@ def model_level(lowered: str, p: float, soft: float, hard: float, r: Rules | Non
 
 def vetoed(lowered: str, r: Rules | None = None) -> bool:
     """A procedure question, a course or subsidy, an animal, a film, figurative speech, a past
-    event: no alarm, whatever the rules or the classifier say."""
+    event: no alarm, whatever the rules or the classifier say. Paperwork vetoes only when no
+    danger is said to happen now after it, a simile only when it does not tell chest pain."""
     r = r or rules()
+    if r.not_veto_names is not None:
+        lowered = r.not_veto_names.sub("＿", lowered)
     if any(p.search(lowered) for p in r.not_if_any):
+        return True
+    if r.simile is not None:
+        for m in r.simile.finditer(lowered):
+            start = max(lowered.rfind(c, 0, m.start()) for c in _STOPS)
+            ends = [i for i in (lowered.find(c, m.end()) for c in _STOPS) if i >= 0]
+            if r.simile_unless is None or not r.simile_unless.search(
+                lowered[start + 1 : min(ends, default=len(lowered))]
+            ):
+                return True
+    ends = [m.end() for p in r.paperwork for m in p.finditer(lowered)]
+    if ends and not _danger_now_after(lowered, max(ends), r):
         return True
     # The latest time reference wins: "昨天開始頭痛，剛剛突然倒下" is now, "剛剛下班回家，昨天捷運站有人
     # 暈倒" is not (a past or hypothetical word after the last "now" word vetoes).
     past = _last(lowered, r.past)
     return past >= 0 and _last(lowered, r.now) < past
+
+
+_STOPS = "。！？!?\n"
+_SENTENCE = re.compile(r"[。！？!?；;\n]")
+
+
+def _danger_now_after(lowered: str, start: int, r: Rules) -> bool:
+    """A sentence after `start` (the rest of the current one included) with a now-word and a danger word."""
+    for sentence in _SENTENCE.split(lowered[start:]):
+        if any(p.search(sentence) for p in r.now + r.present_cue) and r.gate.danger_concept(sentence):
+            return True
+    return False
+
+
+def consents(lowered: str, p: float, r: Rules | None = None) -> bool:
+    """Whether a rule match may alarm: the classifier's P(emergency) reaches `rule_consent`, or the
+    text is an explicit call for help (`help_calls`: never second-guessed)."""
+    r = r or rules()
+    return p >= r.rule_consent or any(h.search(lowered) for h in r.help_calls)
+
+
+def level_of(
+    lowered: str, p: float, soft: float, hard: float, r: Rules | None = None
+) -> tuple[str, EmergencyRule | None]:
+    """The decision on a lower-cased text whose classifier score is `p` (thresholds `soft`, `hard`):
+    the level, and the rule that gave it (None: the classifier's level or none). What `assess`
+    decides with the model; cross-validation simulates the detector with it."""
+    r = r or rules()
+    rule = rule_match(lowered, r)
+    if rule is not None and consents(lowered, p, r):
+        return HARD, rule
+    if rule is None and vetoed(lowered, r):  # a rule match is never vetoed (rule_match checked)
+        return NONE, None
+    return model_level(lowered, p, soft, hard, r), None
 
 
 def _last(lowered: str, patterns: tuple[re.Pattern, ...]) -> int:
@@ -178,18 +249,21 @@ def assess(text: str) -> Alarm:
     """The detector's decision on one normalised text."""
     lowered = text.lower()
     r = rules()
-    rule = rule_match(lowered, r)
     model = emergency_model.current()
-    p, p119 = model.score(lowered) if model is not None else (0.0, 0.0)
-    if rule is not None:
-        agency, level, by = rule.agency, HARD, "rule"
-    elif model is None or vetoed(lowered, r):
-        return Alarm(NONE, "", p, "")
+    if model is None:  # the rules alone
+        rule = rule_match(lowered, r)
+        if rule is None:
+            return Alarm(NONE, "", 0.0, "")
+        level, p, p119 = HARD, 0.0, 0.0
     else:
-        level, by = model_level(lowered, p, model.soft, model.hard, r), "model"
-        if level == NONE:
-            return Alarm(NONE, "", p, "")
-        agency = "EMERG-119" if p119 >= 0.5 else "EMERG-110"
+        p, p119 = model.score(lowered)
+        level, rule = level_of(lowered, p, model.soft, model.hard, r)
+    if level == NONE:
+        return Alarm(NONE, "", p, "")
+    if rule is not None:
+        agency, by = rule.agency, "rule"
+    else:
+        agency, by = ("EMERG-119" if p119 >= 0.5 else "EMERG-110"), "model"
     if agency == "EMERG-110" and any(p.search(lowered) for p in r.to_119):
         agency = "EMERG-119"
     return Alarm(level, agency, p, by)

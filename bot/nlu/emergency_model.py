@@ -103,6 +103,7 @@ def digest() -> str:
         Path(emergency_data.__file__),
         emergency.RULES_FILE,
         Path(normalise.__file__),
+        normalise.KEEP_PHRASES_FILE,
         Path(emergency.__file__),
         homophones.TABLE_FILE,
     ):
@@ -150,11 +151,11 @@ def _threshold(scores: list[float], fixed: int, budget: float, total: int) -> fl
 
 
 def thresholds(examples, oof: list[float], rules=None) -> tuple[float, float]:
-    """Soft and hard thresholds from out-of-fold scores, the rules, vetoes and the model gate
-    (`emergency.model_level`) applied as in use: a negative the gate keeps from any alarm raises
-    none, and only one with a danger concept and enough content can raise a hard one. Budgets
-    are shares of all the negatives of a kind (look-alikes; our routing examples; real routine
-    cases), as the targets count false alarms."""
+    """Soft and hard thresholds from out-of-fold scores, the rules (with the classifier's consent:
+    `emergency.level_of`), vetoes and the model gate (`emergency.model_level`) applied as in use:
+    a negative the gate keeps from any alarm raises none, and only one with a danger concept and
+    enough content can raise a hard one. Budgets are shares of all the negatives of a kind
+    (look-alikes; our routing examples; real routine cases), as the targets count false alarms."""
     from bot.nlu import emergency
 
     rules = rules or emergency.rules()
@@ -167,7 +168,9 @@ def thresholds(examples, oof: list[float], rules=None) -> tuple[float, float]:
             continue
         soft_scores, hard_scores, counts = by_set[e.source if e.source in budgets else "routine"]
         counts[1] += 1
-        if emergency.rule_match(e.text, rules) is not None:
+        # a rule's alarm stands whatever the thresholds are only with the classifier's consent
+        # (`emergency.consents`); a rule match without it competes like any other text
+        if emergency.rule_match(e.text, rules) is not None and emergency.consents(e.text, p, rules):
             counts[0] += 1
         elif not emergency.vetoed(e.text, rules):
             danger, enough = gate.danger_concept(e.text), gate.content(e.text) >= gate.min_content

@@ -2,7 +2,7 @@
 
 Used by the channels, the route CLI and the training-data assembly, so that the model is
 trained on the same form of text it later receives. Importable from both environments
-(gateway .venv and Rasa .venv-rasa): it needs only the standard library and OpenCC.
+(gateway .venv and Rasa .venv-rasa): it needs only the standard library, OpenCC and PyYAML.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+
+import yaml
 
 MAX_CHARS = 2000
 
@@ -40,6 +42,8 @@ class Normalised:
 _ALSO_SIMPLIFIED = frozenset("万丰亘价党厂厘叶夸尸帘广愿挂据极柜杠涌淀确种筑胜腊腌膻苹荐虫蚝蜡蝎跖适")
 # OpenCC turns these into another character, but Taiwan writes both (污 汙, 雇 僱, 灶 竈, 粽 糉, 痴 癡).
 _TAIWAN_WRITES = frozenset("污雇灶粽痴")
+# Words Simplified writing keeps out of OpenCC's Taiwan phrase table (社区 → 社區, not 社群).
+KEEP_PHRASES_FILE = Path(__file__).resolve().parents[2] / "knowledge_base" / "taiwan_phrases.yml"
 
 
 @lru_cache(maxsize=8)
@@ -94,9 +98,31 @@ def script_characters() -> Script:
     return Script(frozenset(simplified), frozenset(traditional), {ord(c): to_tw.convert(c) for c in simplified})
 
 
+@lru_cache(maxsize=1)
+def _kept_phrases() -> re.Pattern | None:
+    """The words of `KEEP_PHRASES_FILE` in either script, longest first, as one capturing group."""
+    words = yaml.safe_load(KEEP_PHRASES_FILE.read_text(encoding="utf-8")).get("keep") or []
+    to_simplified = opencc_converter("tw2s")
+    forms = {form for w in words for form in (str(w), to_simplified.convert(str(w)))}
+    if not forms:
+        return None
+    return re.compile("(" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) + ")")
+
+
+def _simplified_to_taiwan(text: str) -> str:
+    """s2twp, except that the kept words get only the character table (s2tw)."""
+    kept = _kept_phrases()
+    if kept is None:
+        return opencc_converter("s2twp").convert(text)
+    # re.split with one group: even indexes are the text between kept words, odd ones the words.
+    return "".join(opencc_converter("s2tw" if i % 2 else "s2twp").convert(part)
+                   for i, part in enumerate(kept.split(text)) if part)
+
+
 @lru_cache(maxsize=65536)
 def _to_traditional(text: str) -> str:
-    """Simplified writing → Taiwan Traditional with Taiwanese phrasing (s2twp: 出租车 → 計程車).
+    """Simplified writing → Taiwan Traditional with Taiwanese phrasing (s2twp: 出租车 → 計程車),
+    but the words of knowledge_base/taiwan_phrases.yml keep their Taiwan sense (社区 → 社區).
     Traditional writing only gets the Taiwan standard forms of variant characters (t2tw:
     裏 → 裡, 爲 → 為), 台 → 臺 (the one variant pair the rules and the knowledge base rely on),
     and its stray Simplified characters one by one (路灯 → 路燈). Not s2tw's character table on
@@ -105,7 +131,7 @@ def _to_traditional(text: str) -> str:
     chars = script_characters()
     counts = chars.counts(text)
     if chars.simplified_writing(counts):
-        return opencc_converter("s2twp").convert(text)
+        return _simplified_to_taiwan(text)
     text = opencc_converter("t2tw").convert(text).replace("台", "臺")
     return text.translate(chars.to_taiwan) if counts[0] else text
 
