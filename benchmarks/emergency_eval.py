@@ -56,8 +56,8 @@ DATA = ROOT / "benchmarks" / "data"
 # writers; their honest figures are the eighth round's leave-one-writer-out (benchmarks/README.md).
 # v5 (2026-12-07, a helper that read only v4's README), never trained on, was scored twice (the
 # second time on the eighth-round detector) and is spent too. v6 (2026-12-07, a sixth helper that
-# read only v5's README; 7 near-copies dropped by the overlap check) was scored once (on the
-# eighth-round detector) and is usable once more, never trained on.
+# read only v5's README; 7 near-copies dropped by the overlap check), never trained on, was scored
+# twice (the eighth and ninth rounds' detectors) and is spent.
 # SPENT (v1–v3) is the default `--heldout` and the
 # writers the sixth and seventh rounds' scripts leave out in turn. Their
 # `number` is the one the assistant gives first (119 when someone is hurt in a violent

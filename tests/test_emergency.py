@@ -183,6 +183,30 @@ def test_narrowed_vetoes_still_veto_their_lookalike_kind() -> None:
         assert _assess(text).level != emergency.NONE, text
 
 
+def test_a_resolved_danger_vetoes_unless_it_is_still_there() -> None:
+    """Ninth round (benchmarks/emergency_round9_eval.py): a danger said to be dealt with vetoes,
+    unless a person is said to be in danger after it or the danger is said to persist."""
+    for text in (
+        "剛剛瓦斯味很重，我已經把總開關關掉了，窗戶也開了，現在都沒事了",
+        "剛剛炒菜油鍋起火，用鍋蓋蓋住就熄了，沒有人受傷，牆壁黑了要找誰清",
+        "我女兒剛剛吃葡萄噎到，拍背之後吐出來了，現在在玩",
+        "電梯剛才卡住，管理員已經把我們放出來了，大家都沒事",
+        "剛剛有人在游泳池昏迷，救生員把他拉上來了，現在醒了，沒事了",  # the all-clear comes last
+    ):
+        assert emergency.vetoed(normalise_text(text).lower()), text
+        assert _assess(text).level == emergency.NONE, text
+    for text in (
+        "火已經撲滅了，可是我爸還在裡面叫不醒",
+        "同事剛剛摸到電線被電到，倒在地上不動，電源我們已經關了",  # switching off is first aid
+        "家裡一股瓦斯味，閥門我已經關了，可是味道還是很重，小孩都在家",
+        "他從水裡被拉上來了，沒有呼吸",
+    ):
+        assert not emergency.vetoed(normalise_text(text).lower()), text
+        assert _assess(text).level != emergency.NONE, text
+    # the light going out in a stuck lift is no fire put out
+    assert not emergency.vetoed(normalise_text("電梯停在半路，燈也熄了，我出不去").lower())
+
+
 def test_violence_with_injury_is_119() -> None:
     assert _assess("有人被刺了一刀倒在地上流血").number == "119"
     assert _assess("外面有人在打架").number == "110"

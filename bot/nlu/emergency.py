@@ -77,6 +77,24 @@ class Rules:
     # a rule alarms only with the classifier's consent, unless the text is a call for help
     rule_consent: float = 0.0
     help_calls: tuple[re.Pattern, ...] = ()
+    # (ninth round) a danger said to be dealt with vetoes unless the danger is said to be still there
+    resolved: Resolved = field(default_factory=lambda: Resolved())
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """`resolved` in the rules file: a danger said to be dealt with (turned off, put out, coughed up,
+    let out) vetoes, unless the message says it is still there: a person in danger (`person`, not
+    negated) in a sentence with a now-word, or after the last resolution word, with no all-clear
+    word after it; or a still-word next to a danger word or a smell after the last resolution word."""
+
+    vetoes: tuple[re.Pattern, ...] = ()
+    person: re.Pattern | None = None
+    negated: re.Pattern | None = None
+    now: re.Pattern | None = None
+    all_clear: re.Pattern | None = None
+    still: re.Pattern | None = None
+    smell: re.Pattern | None = None
 
 
 @dataclass(frozen=True)
@@ -130,6 +148,14 @@ def rules(path: Path | None = None) -> Rules:
         _one(data.get("not_veto_names")),
         float(data.get("rule_consent") or 0.0),
         _compile(data.get("help_calls")),
+        _resolved(data.get("resolved") or {}),
+    )
+
+
+def _resolved(spec: dict) -> Resolved:
+    return Resolved(
+        _compile(spec.get("vetoes")),
+        *(_one(spec.get(key)) for key in ("person", "negated", "now", "all_clear", "still", "smell")),
     )
 
 
@@ -183,6 +209,9 @@ def vetoed(lowered: str, r: Rules | None = None) -> bool:
     ends = [m.end() for p in r.paperwork for m in p.finditer(lowered)]
     if ends and not _danger_now_after(lowered, max(ends), r):
         return True
+    ends = [m.end() for p in r.resolved.vetoes for m in p.finditer(lowered)]
+    if ends and not _still_in_danger(lowered, max(ends), r):
+        return True
     # The latest time reference wins: "昨天開始頭痛，剛剛突然倒下" is now, "剛剛下班回家，昨天捷運站有人
     # 暈倒" is not (a past or hypothetical word after the last "now" word vetoes).
     past = _last(lowered, r.past)
@@ -198,6 +227,34 @@ def _danger_now_after(lowered: str, start: int, r: Rules) -> bool:
     for sentence in _SENTENCE.split(lowered[start:]):
         if any(p.search(sentence) for p in r.now + r.present_cue) and r.gate.danger_concept(sentence):
             return True
+    return False
+
+
+def _still_in_danger(lowered: str, after: int, r: Rules) -> bool:
+    """Whether a message that says a danger was dealt with (the last resolution word ends at `after`)
+    says it is still there: (a) a person in danger (a `person` word, negated ones blanked) in a
+    sentence with a now-word (`now`, `present_cue`, `resolved.now`), or anywhere after `after`,
+    with no all-clear word after it (the latest word wins: "倒在地上不動，電源已經關了" is still
+    an emergency, "昏倒了，吃了糖就好了" is not); (b) after `after`, a still-word with a danger word of
+    the model gate or a smell within 4 characters either side ("閥門關了，味道還是很重")."""
+    res = r.resolved
+    pos = 0
+    for sentence in _SENTENCE.split(lowered):
+        start, pos = pos, pos + len(sentence) + 1
+        now = any(p.search(sentence) for p in r.now + r.present_cue) or bool(res.now and res.now.search(sentence))
+        if (not now and start + len(sentence) <= after) or res.person is None:
+            continue
+        clean = res.negated.sub(lambda m: "＿" * len(m.group(0)), sentence) if res.negated else sentence
+        for m in res.person.finditer(clean):
+            if not now and start + m.start() < after:
+                continue
+            if res.all_clear is None or not res.all_clear.search(lowered, start + m.end()):
+                return True
+    if res.still is not None:
+        for m in res.still.finditer(lowered, after):
+            near = m.group(0)[len(m.group(1)) :] + "／" + lowered[max(after, m.start() - 4) : m.start()]
+            if (res.smell is not None and res.smell.search(near)) or r.gate.danger_concept(near):
+                return True
     return False
 
 
