@@ -57,11 +57,12 @@ DATA = ROOT / "benchmarks" / "data"
 # v5 (2026-12-07, a helper that read only v4's README), never trained on, was scored twice (the
 # second time on the eighth-round detector) and is spent too. v6 (2026-12-07, a sixth helper that
 # read only v5's README; 7 near-copies dropped by the overlap check), never trained on, was scored
-# twice (the eighth and ninth rounds' detectors) and is spent.
+# twice (the eighth and ninth rounds' detectors) and is spent. v7 (2026-12-07, a seventh helper that
+# read only v6's README; overlap check in its README: nothing dropped) is fresh: never scored.
 # SPENT (v1–v3) is the default `--heldout` and the
 # writers the sixth and seventh rounds' scripts leave out in turn. Their
 # `number` is the one the assistant gives first (119 when someone is hurt in a violent
-# emergency); v3 to v6 also list every right number and mark hard items.
+# emergency); v3 to v7 also list every right number and mark hard items.
 HELD = {
     "v1": (DATA / "emergency_heldout.jsonl", DATA / "emergency_lookalikes_heldout.jsonl"),
     "v2": (DATA / "emergency_heldout_v2.jsonl", DATA / "emergency_lookalikes_heldout_v2.jsonl"),
@@ -69,6 +70,7 @@ HELD = {
     "v4": (DATA / "emergency_heldout_v4.jsonl", DATA / "emergency_lookalikes_heldout_v4.jsonl"),
     "v5": (DATA / "emergency_heldout_v5.jsonl", DATA / "emergency_lookalikes_heldout_v5.jsonl"),
     "v6": (DATA / "emergency_heldout_v6.jsonl", DATA / "emergency_lookalikes_heldout_v6.jsonl"),
+    "v7": (DATA / "emergency_heldout_v7.jsonl", DATA / "emergency_lookalikes_heldout_v7.jsonl"),
 }
 SPENT = ("v1", "v2", "v3")
 KCG = ROOT.parent / "shared" / "data" / "train" / "kcg1999_train.jsonl"
@@ -374,7 +376,7 @@ def main() -> int:
         action="store_true",
         help="skip the held-apart sets (while working on the detector: they are scored once, at the end)",
     )
-    ap.add_argument("--heldout", default=",".join(SPENT), metavar="v1,…,v6",
+    ap.add_argument("--heldout", default=",".join(SPENT), metavar="v1,…,v7",
                     help="which held-apart sets to score (default the spent ones; each scoring spends a "
                     "little of a set)")
     ap.add_argument("--gate", action="store_true", help="also sweep the model gate's min_content on the CV")
