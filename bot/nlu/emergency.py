@@ -206,11 +206,12 @@ def vetoed(lowered: str, r: Rules | None = None) -> bool:
                 lowered[start + 1 : min(ends, default=len(lowered))]
             ):
                 return True
-    ends = [m.end() for p in r.paperwork for m in p.finditer(lowered)]
-    if ends and not _danger_now_after(lowered, max(ends), r):
+    # paperwork and a danger dealt with veto only when nothing after the last of them says otherwise
+    end = _last_end(lowered, r.paperwork)
+    if end >= 0 and not _danger_now_after(lowered, end, r):
         return True
-    ends = [m.end() for p in r.resolved.vetoes for m in p.finditer(lowered)]
-    if ends and not _still_in_danger(lowered, max(ends), r):
+    end = _last_end(lowered, r.resolved.vetoes)
+    if end >= 0 and not _still_in_danger(lowered, end, r):
         return True
     # The latest time reference wins: "昨天開始頭痛，剛剛突然倒下" is now, "剛剛下班回家，昨天捷運站有人
     # 暈倒" is not (a past or hypothetical word after the last "now" word vetoes).
@@ -272,17 +273,22 @@ def level_of(
     the level, and the rule that gave it (None: the classifier's level or none). What `assess`
     decides with the model; cross-validation simulates the detector with it."""
     r = r or rules()
-    rule = rule_match(lowered, r)
+    if vetoed(lowered, r):  # once: the rules and the classifier alike
+        return NONE, None
+    rule = matching_rule(lowered, r)
     if rule is not None and consents(lowered, p, r):
         return HARD, rule
-    if rule is None and vetoed(lowered, r):  # a rule match is never vetoed (rule_match checked)
-        return NONE, None
     return model_level(lowered, p, soft, hard, r), None
 
 
 def _last(lowered: str, patterns: tuple[re.Pattern, ...]) -> int:
     """Where the last match of any pattern starts (-1: none)."""
     return max((m.start() for p in patterns for m in p.finditer(lowered)), default=-1)
+
+
+def _last_end(lowered: str, patterns: tuple[re.Pattern, ...]) -> int:
+    """Where the last-ending match of any pattern ends (-1: none)."""
+    return max((m.end() for p in patterns for m in p.finditer(lowered)), default=-1)
 
 
 @lru_cache(maxsize=2)
@@ -294,8 +300,11 @@ def soft_alarm_text(lang: str) -> str:
 def rule_match(lowered: str, r: Rules | None = None) -> EmergencyRule | None:
     """The rule a (lower-cased) text triggers, vetoes applied."""
     r = r or rules()
-    if vetoed(lowered, r):
-        return None
+    return None if vetoed(lowered, r) else matching_rule(lowered, r)
+
+
+def matching_rule(lowered: str, r: Rules) -> EmergencyRule | None:
+    """The first rule whose patterns a (lower-cased) text matches, vetoes NOT applied."""
     for rule in r.rules:
         if any(p.search(lowered) for p in rule.patterns) and not any(p.search(lowered) for p in rule.not_if):
             return rule

@@ -177,11 +177,13 @@ def thresholds(examples, oof: list[float], rules=None) -> tuple[float, float]:
             continue
         soft_scores, hard_scores, counts = by_set[e.source if e.source in budgets else "routine"]
         counts[1] += 1
+        if emergency.vetoed(e.text, rules):
+            continue  # no alarm, whatever the thresholds
         # a rule's alarm stands whatever the thresholds are only with the classifier's consent
         # (`emergency.consents`); a rule match without it competes like any other text
-        if emergency.rule_match(e.text, rules) is not None and emergency.consents(e.text, p, rules):
+        if emergency.matching_rule(e.text, rules) is not None and emergency.consents(e.text, p, rules):
             counts[0] += 1
-        elif not emergency.vetoed(e.text, rules):
+        else:
             danger, enough = gate.danger_concept(e.text), gate.content(e.text) >= gate.min_content
             if danger or enough:
                 soft_scores.append(p)
