@@ -71,6 +71,7 @@ HELD = {
     "v5": (DATA / "emergency_heldout_v5.jsonl", DATA / "emergency_lookalikes_heldout_v5.jsonl"),
     "v6": (DATA / "emergency_heldout_v6.jsonl", DATA / "emergency_lookalikes_heldout_v6.jsonl"),
     "v7": (DATA / "emergency_heldout_v7.jsonl", DATA / "emergency_lookalikes_heldout_v7.jsonl"),
+    "v8": (DATA / "emergency_heldout_v8.jsonl", DATA / "emergency_lookalikes_heldout_v8.jsonl"),
 }
 SPENT = ("v1", "v2", "v3")
 KCG = ROOT.parent / "shared" / "data" / "train" / "kcg1999_train.jsonl"
@@ -376,7 +377,7 @@ def main() -> int:
         action="store_true",
         help="skip the held-apart sets (while working on the detector: they are scored once, at the end)",
     )
-    ap.add_argument("--heldout", default=",".join(SPENT), metavar="v1,…,v7",
+    ap.add_argument("--heldout", default=",".join(SPENT), metavar="v1,…,v8",
                     help="which held-apart sets to score (default the spent ones; each scoring spends a "
                     "little of a set)")
     ap.add_argument("--gate", action="store_true", help="also sweep the model gate's min_content on the CV")
