@@ -58,11 +58,13 @@ DATA = ROOT / "benchmarks" / "data"
 # second time on the eighth-round detector) and is spent too. v6 (2026-12-07, a sixth helper that
 # read only v5's README; 7 near-copies dropped by the overlap check), never trained on, was scored
 # twice (the eighth and ninth rounds' detectors) and is spent. v7 (2026-12-07, a seventh helper that
-# read only v6's README; overlap check in its README: nothing dropped) is fresh: never scored.
+# read only v6's README; overlap check in its README: nothing dropped) was scored twice (the ninth
+# and tenth rounds' detectors) and is spent. v8 (2026-12-07, an eighth helper that read only v7's
+# README; overlap check in its README: nothing dropped) is fresh: never scored.
 # SPENT (v1–v3) is the default `--heldout` and the
 # writers the sixth and seventh rounds' scripts leave out in turn. Their
 # `number` is the one the assistant gives first (119 when someone is hurt in a violent
-# emergency); v3 to v7 also list every right number and mark hard items.
+# emergency); v3 to v8 also list every right number and mark hard items.
 HELD = {
     "v1": (DATA / "emergency_heldout.jsonl", DATA / "emergency_lookalikes_heldout.jsonl"),
     "v2": (DATA / "emergency_heldout_v2.jsonl", DATA / "emergency_lookalikes_heldout_v2.jsonl"),

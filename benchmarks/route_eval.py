@@ -128,9 +128,8 @@ def sweep_thresholds(rows: list[dict], rankings: list[list[dict]], thresholds: l
     line), so it is also applied to `resamples` bootstrap resamples of the rows (within each
     source) and `chosen` is the median of those picks; `stable` says whether at least
     STABLE_SHARE of the resamples pick on the same side of the threshold in use (`in_use`,
-    default CLARIFY_THRESHOLD) as `chosen`
-    does. The threshold in use moves only to a stable choice (benchmarks/README.md, "The clarify
-    threshold by bootstrap")."""
+    default CLARIFY_THRESHOLD) as `chosen` does. The threshold in use moves only to a stable
+    choice (benchmarks/README.md, "The clarify threshold by bootstrap")."""
     from bot.nlu.router import CLARIFY_THRESHOLD, decide
 
     by_source: dict[str, list[int]] = collections.defaultdict(list)

@@ -207,6 +207,34 @@ def test_a_resolved_danger_vetoes_unless_it_is_still_there() -> None:
     assert not emergency.vetoed(normalise_text("電梯停在半路，燈也熄了，我出不去").lower())
 
 
+def test_not_now_and_topic_vetoes_by_kind() -> None:
+    """Tenth round (benchmarks/emergency_round10_eval.py): a safety question asked ahead, a worry
+    about the future, a dream or a film, a past event followed by the state now veto; a course or
+    "often happens" topic vetoes like paperwork, unless a danger is told after it with a strict
+    now-word (a danger word or a keyword rule's pattern); "never before" is no past word."""
+    for text in (
+        "想請教一下，假如半夜在家突然聞到很重的瓦斯味，要先關總開關還是先開窗？現在沒有發生，只是先問。",
+        "Hypothetically, if my neighbour's flat is full of smoke, should I knock or call first?",
+        "我很怕我媽哪天在浴室跌倒沒人知道，有沒有緊急求救鈴",
+        "我昨暝眠夢，夢著阮小弟跋落水，醒來心肝噗噗跳",
+        "剛看完一部災難片，整棟大樓燒起來，有人從樓上跳下來",
+        "我爸五年前在工地中暑昏倒過，所以現在都不讓他去工地了",
+        "社區下週要辦防災演練，老師會假裝有人昏倒，一直練習搬運",  # 一直 is no strict now-word
+        "我們班在上急救課程，老師示範有人沒有呼吸時怎麼壓胸",
+    ):
+        assert emergency.vetoed(normalise_text(text).lower()), text
+        assert _assess(text).level == emergency.NONE, text
+    for text in (
+        "這個路口常有人闖紅燈。現在有一台機車撞到人，阿伯倒在地上流血",
+        "公園遊戲場的溜滑梯旁邊有個小孩剛剛吃糖噎住，現在臉發紫",  # a playground is no game
+        "請問長照怎麼申請？我爸剛剛突然半邊臉垂下來，拿不住筷子，講話含糊不清",  # a stroke rule's pattern
+        "請問烹飪課程怎麼報名？我婆婆剛剛午睡到現在叫不醒，拍她都沒反應",
+        "不好意思，我先生午睡到現在叫不起來，拍他也沒有反應，以前從來沒有這樣",
+    ):
+        assert not emergency.vetoed(normalise_text(text).lower()), text
+        assert _assess(text).level != emergency.NONE, text
+
+
 def test_violence_with_injury_is_119() -> None:
     assert _assess("有人被刺了一刀倒在地上流血").number == "119"
     assert _assess("外面有人在打架").number == "110"

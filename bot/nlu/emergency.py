@@ -79,6 +79,13 @@ class Rules:
     help_calls: tuple[re.Pattern, ...] = ()
     # (ninth round) a danger said to be dealt with vetoes unless the danger is said to be still there
     resolved: Resolved = field(default_factory=lambda: Resolved())
+    # (tenth round) topics (a course, "often happens") veto like paperwork, both yielding to a danger
+    # told after them with a strict now-word; the time words read better; a question asked ahead
+    topics: tuple[re.Pattern, ...] = ()
+    strict_now: re.Pattern | None = None
+    not_past: re.Pattern | None = None
+    now_state: re.Pattern | None = None
+    not_now: NotNow = field(default_factory=lambda: NotNow())
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,20 @@ class Resolved:
     all_clear: re.Pattern | None = None
     still: re.Pattern | None = None
     smell: re.Pattern | None = None
+
+
+@dataclass(frozen=True)
+class NotNow:
+    """`not_now` in the rules file: a safety question asked ahead or a worry about the future. A
+    `hypothetical` word whose clause (to the end of its sentence) holds a `question`, a `worry`, or
+    an `ask_ahead` word anywhere vetoes, unless a now-word (the rules' `now`, `negated_now` blanked
+    first) stands outside every hypothetical and worry clause."""
+
+    hypothetical: re.Pattern | None = None
+    question: re.Pattern | None = None
+    ask_ahead: re.Pattern | None = None
+    worry: re.Pattern | None = None
+    negated_now: re.Pattern | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +170,15 @@ def rules(path: Path | None = None) -> Rules:
         float(data.get("rule_consent") or 0.0),
         _compile(data.get("help_calls")),
         _resolved(data.get("resolved") or {}),
+        _compile(data.get("topics")),
+        _one(data.get("strict_now")),
+        _one(data.get("not_past")),
+        _one(data.get("now_state")),
+        NotNow(*(_one((data.get("not_now") or {}).get(key)) for key in NOT_NOW_KEYS)),
     )
+
+
+NOT_NOW_KEYS = ("hypothetical", "question", "ask_ahead", "worry", "negated_now")
 
 
 def _resolved(spec: dict) -> Resolved:
@@ -206,20 +235,70 @@ def vetoed(lowered: str, r: Rules | None = None) -> bool:
                 lowered[start + 1 : min(ends, default=len(lowered))]
             ):
                 return True
-    # paperwork and a danger dealt with veto only when nothing after the last of them says otherwise
+    # paperwork, topics and a danger dealt with veto only when nothing after the last of them says otherwise
     end = _last_end(lowered, r.paperwork)
-    if end >= 0 and not _danger_now_after(lowered, end, r):
+    if end >= 0 and not (_danger_now_after(lowered, end, r) or _danger_strictly_now_after(lowered, end, r)):
+        return True
+    end = _last_end(lowered, r.topics)
+    if end >= 0 and not _danger_strictly_now_after(lowered, end, r):
         return True
     end = _last_end(lowered, r.resolved.vetoes)
     if end >= 0 and not _still_in_danger(lowered, end, r):
         return True
+    if _asked_ahead(lowered, r):
+        return True
     # The latest time reference wins: "昨天開始頭痛，剛剛突然倒下" is now, "剛剛下班回家，昨天捷運站有人
-    # 暈倒" is not (a past or hypothetical word after the last "now" word vetoes).
-    past = _last(lowered, r.past)
-    return past >= 0 and _last(lowered, r.now) < past
+    # 暈倒" is not (a past or hypothetical word after the last "now" word vetoes). "Never before"
+    # is no past word, 現在 of the state now (現在恢復得還不錯) no now-word.
+    if _last(lowered, r.past) < 0:  # (blanking can only take past words away)
+        return False
+    past = _last(_blank(r.not_past, lowered), r.past)
+    return past >= 0 and _last(_blank(r.now_state, lowered), r.now) < past
+
+
+def _blank(pattern: re.Pattern | None, lowered: str) -> str:
+    """`lowered` with the matches of `pattern` blanked (positions kept)."""
+    return pattern.sub(lambda m: "＿" * len(m.group(0)), lowered) if pattern is not None else lowered
+
+
+def _danger_strictly_now_after(lowered: str, start: int, r: Rules) -> bool:
+    """A sentence after `start` with a `strict_now` word and a danger word of the model gate or a
+    pattern of a keyword rule."""
+    if r.strict_now is None:
+        return False
+    for sentence in _SENTENCE.split(lowered[start:]):
+        if r.strict_now.search(sentence) and (
+            r.gate.danger_concept(sentence) or any(p.search(sentence) for rule in r.rules for p in rule.patterns)
+        ):
+            return True
+    return False
+
+
+def _asked_ahead(lowered: str, r: Rules) -> bool:
+    """A safety question asked ahead or a worry about the future, with no now-word outside them
+    (`NotNow`)."""
+    nn = r.not_now
+    if nn.hypothetical is None:
+        return False
+    clauses, asked = [], False
+    for pattern, needs_question in ((nn.hypothetical, True), (nn.worry, False)):
+        for m in pattern.finditer(lowered) if pattern is not None else ():
+            stop = _STOP.search(lowered, m.end())
+            end = stop.end() if stop else len(lowered)
+            clauses.append((m.start(), end))
+            asked = (
+                asked
+                or not needs_question
+                or (nn.question is not None and bool(nn.question.search(lowered, m.end(), end)))
+            )
+    if not (asked or (nn.ask_ahead is not None and nn.ask_ahead.search(lowered))):
+        return False
+    cleaned = _blank(nn.negated_now, lowered)
+    return not any(not any(a <= m.start() < b for a, b in clauses) for p in r.now for m in p.finditer(cleaned))
 
 
 _STOPS = "。！？!?\n"
+_STOP = re.compile(r"[。!?！？\n]")
 _SENTENCE = re.compile(r"[。！？!?；;\n]")
 
 
