@@ -60,7 +60,9 @@ DATA = ROOT / "benchmarks" / "data"
 # twice (the eighth and ninth rounds' detectors) and is spent. v7 (2026-12-07, a seventh helper that
 # read only v6's README; overlap check in its README: nothing dropped) was scored twice (the ninth
 # and tenth rounds' detectors) and is spent. v8 (2026-12-07, an eighth helper that read only v7's
-# README; overlap check in its README: nothing dropped) is fresh: never scored.
+# README; overlap check in its README: nothing dropped) was scored twice (the tenth and eleventh
+# rounds' detectors) and is spent. v9 (2026-12-07, a ninth helper that read only v8's README;
+# overlap check in its README: nothing dropped) is fresh: never scored.
 # SPENT (v1–v3) is the default `--heldout` and the
 # writers the sixth and seventh rounds' scripts leave out in turn. Their
 # `number` is the one the assistant gives first (119 when someone is hurt in a violent

@@ -235,6 +235,36 @@ def test_not_now_and_topic_vetoes_by_kind() -> None:
         assert _assess(text).level != emergency.NONE, text
 
 
+def test_hypotheticals_yield_handled_told_otherwise_and_cries_by_kind() -> None:
+    """Eleventh round (benchmarks/emergency_round11_eval.py): a hypothetical line or a worry vetoes
+    unless a clause outside it tells a danger now; a danger dealt with told otherwise (all out, a
+    lift that opened, a fire out by itself, the police took him, taken to hospital) vetoes; 哭到 of a
+    child gone silent and 救命 followed by a danger told now no longer veto."""
+    for text in (
+        "如果有人在家昏倒該怎麼辦？",
+        "萬一家裡失火的話應該怎麼逃生？",
+        "如果在家聞到瓦斯味，現在應該先開窗嗎",
+        "擔心颱風會讓樹倒下來，現在要怎麼預防",
+        "剛才社區電梯停住，保全過來就把門打開了，我們全部都平安出來，想問誰負責保養",
+        "剛剛巷口有人搶機車，警察已經把人抓到了，沒有人受傷，要去哪裡做筆錄",
+        "烤箱裡的烘焙紙剛才燒起來，關掉電源後它自己熄了，家裡都沒事",
+        "救命 公車又誤點了 今天一定遲到",
+    ):
+        assert emergency.vetoed(normalise_text(text).lower()), text
+        assert _assess(text).level == emergency.NONE, text
+    for text in (
+        "要是大火延燒到這一層怎麼辦？我們幾個人現在被困在頂樓下不去",
+        "我很擔心那個人之後還會再來，他現在正在踹我家的大門",
+        "萬一瓦斯外洩怎麼辦，我們現在聞到很重的瓦斯味，頭好暈",
+        "電梯門自己開了一半又卡住，我媽還困在裡面出不來",
+        "警察已經到了，可是那個人還拿著刀在揮",
+        "停車場一台車裡關著小嬰兒，車窗都沒開，小孩哭到快沒聲音了",
+        "救命 公車站旁邊有個阿伯剛剛突然倒下不動",
+    ):
+        assert not emergency.vetoed(normalise_text(text).lower()), text
+        assert _assess(text).level != emergency.NONE, text
+
+
 def test_violence_with_injury_is_119() -> None:
     assert _assess("有人被刺了一刀倒在地上流血").number == "119"
     assert _assess("外面有人在打架").number == "110"

@@ -86,6 +86,10 @@ class Rules:
     not_past: re.Pattern | None = None
     now_state: re.Pattern | None = None
     not_now: NotNow = field(default_factory=lambda: NotNow())
+    # (eleventh round) the hypothetical lines veto, and `not_now` vetoes, unless a clause outside
+    # their clauses tells a danger now; cries (救命 about a complaint) veto like topics
+    hypotheticals: tuple[re.Pattern, ...] = ()
+    cries: tuple[re.Pattern, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,8 @@ def rules(path: Path | None = None) -> Rules:
         _one(data.get("not_past")),
         _one(data.get("now_state")),
         NotNow(*(_one((data.get("not_now") or {}).get(key)) for key in NOT_NOW_KEYS)),
+        _compile(data.get("hypotheticals")),
+        _compile(data.get("cries")),
     )
 
 
@@ -235,15 +241,21 @@ def vetoed(lowered: str, r: Rules | None = None) -> bool:
                 lowered[start + 1 : min(ends, default=len(lowered))]
             ):
                 return True
-    # paperwork, topics and a danger dealt with veto only when nothing after the last of them says otherwise
+    # paperwork, topics, cries and a danger dealt with veto only when nothing after the last of them says otherwise
     end = _last_end(lowered, r.paperwork)
     if end >= 0 and not (_danger_now_after(lowered, end, r) or _danger_strictly_now_after(lowered, end, r)):
         return True
     end = _last_end(lowered, r.topics)
     if end >= 0 and not _danger_strictly_now_after(lowered, end, r):
         return True
+    end = _last_end(lowered, r.cries)
+    if end >= 0 and not _danger_strictly_now_after(lowered, end, r):
+        return True
     end = _last_end(lowered, r.resolved.vetoes)
     if end >= 0 and not _still_in_danger(lowered, end, r):
+        return True
+    spans = _clause_spans(lowered, r.hypotheticals)
+    if spans and not _danger_now_outside(lowered, spans, r):
         return True
     if _asked_ahead(lowered, r):
         return True
@@ -276,7 +288,7 @@ def _danger_strictly_now_after(lowered: str, start: int, r: Rules) -> bool:
 
 def _asked_ahead(lowered: str, r: Rules) -> bool:
     """A safety question asked ahead or a worry about the future, with no now-word outside them
-    (`NotNow`)."""
+    (`NotNow`) and no danger told now in a clause outside their own clauses (`_danger_now_outside`)."""
     nn = r.not_now
     if nn.hypothetical is None:
         return False
@@ -294,7 +306,41 @@ def _asked_ahead(lowered: str, r: Rules) -> bool:
     if not (asked or (nn.ask_ahead is not None and nn.ask_ahead.search(lowered))):
         return False
     cleaned = _blank(nn.negated_now, lowered)
-    return not any(not any(a <= m.start() < b for a, b in clauses) for p in r.now for m in p.finditer(cleaned))
+    if any(not any(a <= m.start() < b for a, b in clauses) for p in r.now for m in p.finditer(cleaned)):
+        return False
+    # (eleventh round) nor when a clause outside their own clauses tells a danger now
+    own = _clause_spans(lowered, tuple(p for p in (nn.hypothetical, nn.worry) if p is not None))
+    return not _danger_now_outside(lowered, own, r)
+
+
+_CLAUSE_END = re.compile(r"[，,。!?！？；;\n]")
+
+
+def _clause_spans(lowered: str, patterns: tuple[re.Pattern, ...]) -> list[tuple[int, int]]:
+    """(start of the match, end of the clause its match ends in) for every match of `patterns`."""
+    out = []
+    for pattern in patterns:
+        for m in pattern.finditer(lowered):
+            stop = _CLAUSE_END.search(lowered, m.end())
+            out.append((m.start(), stop.start() if stop else len(lowered)))
+    return out
+
+
+def _danger_now_outside(lowered: str, spans: list[tuple[int, int]], r: Rules) -> bool:
+    """A clause (split at commas, stops and line breaks) touching none of `spans` with a now-word
+    (`now`; `not_now.negated_now` blanked) and a danger word of the model gate or a keyword rule's
+    pattern: "萬一火燒過來怎麼辦？我們現在被困在頂樓" is happening now."""
+    cleaned = _blank(r.not_now.negated_now, lowered)
+    pos = 0
+    for clause in _CLAUSE_END.split(cleaned):
+        start, pos = pos, pos + len(clause) + 1
+        if not clause or any(a < start + len(clause) and start < b for a, b in spans):
+            continue
+        if any(p.search(clause) for p in r.now) and (
+            r.gate.danger_concept(clause) or any(p.search(clause) for rule in r.rules for p in rule.patterns)
+        ):
+            return True
+    return False
 
 
 _STOPS = "。！？!?\n"
