@@ -62,7 +62,8 @@ DATA = ROOT / "benchmarks" / "data"
 # and tenth rounds' detectors) and is spent. v8 (2026-12-07, an eighth helper that read only v7's
 # README; overlap check in its README: nothing dropped) was scored twice (the tenth and eleventh
 # rounds' detectors) and is spent. v9 (2026-12-07, a ninth helper that read only v8's README;
-# overlap check in its README: nothing dropped) is fresh: never scored.
+# overlap check in its README: nothing dropped) was scored once (eleventh round): one reading left.
+# v10 (2026-12-07, a tenth helper that read only v9's README; nothing dropped) is fresh.
 # SPENT (v1–v3) is the default `--heldout` and the
 # writers the sixth and seventh rounds' scripts leave out in turn. Their
 # `number` is the one the assistant gives first (119 when someone is hurt in a violent
