@@ -245,12 +245,10 @@ def vetoed(lowered: str, r: Rules | None = None) -> bool:
     end = _last_end(lowered, r.paperwork)
     if end >= 0 and not (_danger_now_after(lowered, end, r) or _danger_strictly_now_after(lowered, end, r)):
         return True
-    end = _last_end(lowered, r.topics)
-    if end >= 0 and not _danger_strictly_now_after(lowered, end, r):
-        return True
-    end = _last_end(lowered, r.cries)
-    if end >= 0 and not _danger_strictly_now_after(lowered, end, r):
-        return True
+    for group in (r.topics, r.cries):
+        end = _last_end(lowered, group)
+        if end >= 0 and not _danger_strictly_now_after(lowered, end, r):
+            return True
     end = _last_end(lowered, r.resolved.vetoes)
     if end >= 0 and not _still_in_danger(lowered, end, r):
         return True
@@ -279,11 +277,14 @@ def _danger_strictly_now_after(lowered: str, start: int, r: Rules) -> bool:
     if r.strict_now is None:
         return False
     for sentence in _SENTENCE.split(lowered[start:]):
-        if r.strict_now.search(sentence) and (
-            r.gate.danger_concept(sentence) or any(p.search(sentence) for rule in r.rules for p in rule.patterns)
-        ):
+        if r.strict_now.search(sentence) and _tells_danger(sentence, r):
             return True
     return False
+
+
+def _tells_danger(text: str, r: Rules) -> bool:
+    """A danger word of the model gate or a pattern of a keyword rule in `text`."""
+    return r.gate.danger_concept(text) or any(p.search(text) for rule in r.rules for p in rule.patterns)
 
 
 def _asked_ahead(lowered: str, r: Rules) -> bool:
@@ -336,15 +337,13 @@ def _danger_now_outside(lowered: str, spans: list[tuple[int, int]], r: Rules) ->
         start, pos = pos, pos + len(clause) + 1
         if not clause or any(a < start + len(clause) and start < b for a, b in spans):
             continue
-        if any(p.search(clause) for p in r.now) and (
-            r.gate.danger_concept(clause) or any(p.search(clause) for rule in r.rules for p in rule.patterns)
-        ):
+        if any(p.search(clause) for p in r.now) and _tells_danger(clause, r):
             return True
     return False
 
 
 _STOPS = "。！？!?\n"
-_STOP = re.compile(r"[。!?！？\n]")
+_STOP = re.compile(f"[{_STOPS}]")
 _SENTENCE = re.compile(r"[。！？!?；;\n]")
 
 
@@ -370,7 +369,7 @@ def _still_in_danger(lowered: str, after: int, r: Rules) -> bool:
         now = any(p.search(sentence) for p in r.now + r.present_cue) or bool(res.now and res.now.search(sentence))
         if (not now and start + len(sentence) <= after) or res.person is None:
             continue
-        clean = res.negated.sub(lambda m: "＿" * len(m.group(0)), sentence) if res.negated else sentence
+        clean = _blank(res.negated, sentence)
         for m in res.person.finditer(clean):
             if not now and start + m.start() < after:
                 continue
