@@ -102,7 +102,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import json
 import re
 import sys
 import tempfile
@@ -389,25 +388,8 @@ def main() -> int:
     for name, counts in res["exposure"].items():
         print("exposure", name, counts, flush=True)
     a = res["variants"]["A"]
-    res["changes_vs_A"] = {
-        name: {
-            w: {
-                "newly_caught": sorted(set(a["per_writer"][w]["missed_ids"]) - set(fig["missed_ids"])),
-                "newly_missed": sorted(set(fig["missed_ids"]) - set(a["per_writer"][w]["missed_ids"])),
-                "new_false_alarms": sorted(set(fig["false_alarm_ids"]) - set(a["per_writer"][w]["false_alarm_ids"])),
-                "false_alarms_gone": sorted(set(a["per_writer"][w]["false_alarm_ids"]) - set(fig["false_alarm_ids"])),
-            }
-            for w, fig in res["variants"][name]["per_writer"].items()
-        }
-        for name in res["variants"]
-        if name != "A"
-    }
-    res["data_hash"] = {"at_start": hash_before, "now": emergency_data.data_hash()}
-    res["model_key_of_tree"] = emergency_model.digest()
-    res["seconds"] = round(time.perf_counter() - started, 1)
-    res["finished_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(res, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    res["changes_vs_A"] = W.changes_vs(a, res["variants"], [name for name in res["variants"] if name != "A"])
+    W.write_results(res, OUT, started, hash_before)
     print(f"written to {OUT.relative_to(ROOT)} in {res['seconds']} s")
     return 0
 

@@ -78,7 +78,6 @@ one kind.
 from __future__ import annotations
 
 import contextlib
-import json
 import sys
 import tempfile
 import time
@@ -93,7 +92,7 @@ import emergency_round10_eval as R10  # noqa: E402
 import emergency_writers_eval as W  # noqa: E402
 from emergency_eval import HELD  # noqa: E402
 
-from bot.nlu import emergency_data, emergency_model  # noqa: E402
+from bot.nlu import emergency_data  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "results" / "emergency_round12.json"
 OLD = ("v1", "v2", "v3", "v4")
@@ -263,12 +262,7 @@ def main() -> int:
     res: dict = {"written": "2026-12-07 13:57–14:03 UTC, before any run", "variants": {}}
 
     def save() -> None:
-        res["data_hash"] = {"at_start": hash_before, "now": emergency_data.data_hash()}
-        res["model_key_of_tree"] = emergency_model.digest()
-        res["seconds"] = round(time.perf_counter() - started, 1)
-        res["finished_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-        OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text(json.dumps(res, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        W.write_results(res, OUT, started, hash_before)
 
     with tempfile.TemporaryDirectory(prefix="emergency-r12-") as tmp_name:
         tmp = Path(tmp_name)
@@ -294,18 +288,7 @@ def main() -> int:
     adopted = max(passing, key=lambda n: (table[n]["net"], n == "W8")) if passing else None
     print("adopted:", adopted, flush=True)
     res["adoption"] = {"table": table, "adopted": adopted}
-    res["changes_vs_A"] = {
-        name: {
-            w: {
-                "newly_caught": sorted(set(a["per_writer"][w]["missed_ids"]) - set(fig["missed_ids"])),
-                "newly_missed": sorted(set(fig["missed_ids"]) - set(a["per_writer"][w]["missed_ids"])),
-                "new_false_alarms": sorted(set(fig["false_alarm_ids"]) - set(a["per_writer"][w]["false_alarm_ids"])),
-                "false_alarms_gone": sorted(set(a["per_writer"][w]["false_alarm_ids"]) - set(fig["false_alarm_ids"])),
-            }
-            for w, fig in res["variants"][name]["per_writer"].items()
-        }
-        for name in names[1:]
-    }
+    res["changes_vs_A"] = W.changes_vs(a, res["variants"], names[1:])
     save()
     print(f"written to {OUT.relative_to(ROOT)} in {res['seconds']} s")
     return 0

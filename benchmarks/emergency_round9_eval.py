@@ -338,19 +338,7 @@ def main() -> int:
     adopted = max(passing, key=lambda n: (table[n]["gain"], -SIMPLER.index(n))) if passing else None
     print("adopted:", adopted, flush=True)
     res["adoption"] = {"table": table, "adopted": adopted}
-    a_per = res["variants"]["A"]["per_writer"]
-    res["changes_vs_A"] = {
-        name: {
-            w: {
-                "newly_caught": sorted(set(a_per[w]["missed_ids"]) - set(fig["missed_ids"])),
-                "newly_missed": sorted(set(fig["missed_ids"]) - set(a_per[w]["missed_ids"])),
-                "new_false_alarms": sorted(set(fig["false_alarm_ids"]) - set(a_per[w]["false_alarm_ids"])),
-                "false_alarms_gone": sorted(set(a_per[w]["false_alarm_ids"]) - set(fig["false_alarm_ids"])),
-            }
-            for w, fig in res["variants"][name]["per_writer"].items()
-        }
-        for name in NAMES[1:]
-    }
+    res["changes_vs_A"] = W.changes_vs(res["variants"]["A"], res["variants"], NAMES[1:])
     if POSTHOC:
         a_cv = CV_TEXTS["A"]
         diff = {
@@ -359,12 +347,7 @@ def main() -> int:
             if n != "A"
         }
         Path("/tmp/r9_cv_texts.json").write_text(json.dumps(diff, ensure_ascii=False, indent=1), encoding="utf-8")
-    res["data_hash"] = {"at_start": hash_before, "now": emergency_data.data_hash()}
-    res["model_key_of_tree"] = emergency_model.digest()
-    res["seconds"] = round(time.perf_counter() - started, 1)
-    res["finished_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(res, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    W.write_results(res, OUT, started, hash_before)
     print(f"written to {OUT.relative_to(ROOT)} in {res['seconds']} s")
     return 0
 

@@ -296,6 +296,34 @@ def score_outside() -> dict:
     return out
 
 
+def changes_vs(base: dict, variants: dict[str, dict], names) -> dict:
+    """Per variant in `names` and writer, the ids it catches or alarms on differently from `base`
+    (a variant's figures with `per_writer` missed / false-alarm ids)."""
+    out = {}
+    for name in names:
+        out[name] = {}
+        for w, fig in variants[name]["per_writer"].items():
+            was = base["per_writer"][w]
+            out[name][w] = {
+                "newly_caught": sorted(set(was["missed_ids"]) - set(fig["missed_ids"])),
+                "newly_missed": sorted(set(fig["missed_ids"]) - set(was["missed_ids"])),
+                "new_false_alarms": sorted(set(fig["false_alarm_ids"]) - set(was["false_alarm_ids"])),
+                "false_alarms_gone": sorted(set(was["false_alarm_ids"]) - set(fig["false_alarm_ids"])),
+            }
+    return out
+
+
+def write_results(res: dict, out: Path, started: float, hash_before: str) -> None:
+    """Stamp a round's results (the material's hash at its start and now, the tree's model key,
+    the time taken) and write them to `out`."""
+    res["data_hash"] = {"at_start": hash_before, "now": emergency_data.data_hash()}
+    res["model_key_of_tree"] = emergency_model.digest()
+    res["seconds"] = round(time.perf_counter() - started, 1)
+    res["finished_utc"] = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
 def pooled(per_writer: dict[str, dict]) -> dict:
     def add(path: tuple[str, ...]) -> dict:
         k = n = 0
