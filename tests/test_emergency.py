@@ -160,10 +160,24 @@ def test_a_rule_needs_the_classifiers_consent_except_for_a_call_for_help() -> No
     assert level == emergency.HARD and rule is not None and rule.agency == "EMERG-119"
 
 
+def _assert_vetoed(*texts: str) -> None:
+    """Each text is vetoed, and the detector gives it no alarm."""
+    for text in texts:
+        assert emergency.vetoed(normalise_text(text).lower()), text
+        assert _assess(text).level == emergency.NONE, text
+
+
+def _assert_let_through(*texts: str) -> None:
+    """No veto silences each text, and the detector alarms."""
+    for text in texts:
+        assert not emergency.vetoed(normalise_text(text).lower()), text
+        assert _assess(text).level != emergency.NONE, text
+
+
 def test_narrowed_vetoes_still_veto_their_lookalike_kind() -> None:
     """Seventh round: paperwork vetoes unless a danger is said to happen now after it; a simile
     unless it tells chest pain; 鳥松／六龜／一卡通 are no animal or cartoon."""
-    for text in (
+    _assert_vetoed(
         "請問火災補助怎麼申請",
         "家裡上個月失火，想申請補助",
         "我爸剛剛倒下去送醫了，想問長照怎麼申請",  # the danger comes before the paperwork
@@ -171,38 +185,30 @@ def test_narrowed_vetoes_still_veto_their_lookalike_kind() -> None:
         "他吵起來像瘋子一樣",
         "我家的貓困在鳥松的樹上下不來",
         "一卡通的卡通圖案可以換嗎",
-    ):
-        assert emergency.vetoed(normalise_text(text).lower()), text
-        assert _assess(text).level == emergency.NONE, text
-    for text in (
+    )
+    _assert_let_through(
         "想問補助怎麼申請？剛剛我爸突然倒下去，現在叫不醒",
         "我先生說胸口像被壓住一樣痛，一直冒冷汗",
         "水淹進來了已經到胸口，我們困在二樓出不去，在鳥松",
-    ):
-        assert not emergency.vetoed(normalise_text(text).lower()), text
-        assert _assess(text).level != emergency.NONE, text
+    )
 
 
 def test_a_resolved_danger_vetoes_unless_it_is_still_there() -> None:
     """Ninth round (benchmarks/emergency_round9_eval.py): a danger said to be dealt with vetoes,
     unless a person is said to be in danger after it or the danger is said to persist."""
-    for text in (
+    _assert_vetoed(
         "剛剛瓦斯味很重，我已經把總開關關掉了，窗戶也開了，現在都沒事了",
         "剛剛炒菜油鍋起火，用鍋蓋蓋住就熄了，沒有人受傷，牆壁黑了要找誰清",
         "我女兒剛剛吃葡萄噎到，拍背之後吐出來了，現在在玩",
         "電梯剛才卡住，管理員已經把我們放出來了，大家都沒事",
         "剛剛有人在游泳池昏迷，救生員把他拉上來了，現在醒了，沒事了",  # the all-clear comes last
-    ):
-        assert emergency.vetoed(normalise_text(text).lower()), text
-        assert _assess(text).level == emergency.NONE, text
-    for text in (
+    )
+    _assert_let_through(
         "火已經撲滅了，可是我爸還在裡面叫不醒",
         "同事剛剛摸到電線被電到，倒在地上不動，電源我們已經關了",  # switching off is first aid
         "家裡一股瓦斯味，閥門我已經關了，可是味道還是很重，小孩都在家",
         "他從水裡被拉上來了，沒有呼吸",
-    ):
-        assert not emergency.vetoed(normalise_text(text).lower()), text
-        assert _assess(text).level != emergency.NONE, text
+    )
     # the light going out in a stuck lift is no fire put out
     assert not emergency.vetoed(normalise_text("電梯停在半路，燈也熄了，我出不去").lower())
 
@@ -212,7 +218,7 @@ def test_not_now_and_topic_vetoes_by_kind() -> None:
     about the future, a dream or a film, a past event followed by the state now veto; a course or
     "often happens" topic vetoes like paperwork, unless a danger is told after it with a strict
     now-word (a danger word or a keyword rule's pattern); "never before" is no past word."""
-    for text in (
+    _assert_vetoed(
         "想請教一下，假如半夜在家突然聞到很重的瓦斯味，要先關總開關還是先開窗？現在沒有發生，只是先問。",
         "Hypothetically, if my neighbour's flat is full of smoke, should I knock or call first?",
         "我很怕我媽哪天在浴室跌倒沒人知道，有沒有緊急求救鈴",
@@ -221,18 +227,14 @@ def test_not_now_and_topic_vetoes_by_kind() -> None:
         "我爸五年前在工地中暑昏倒過，所以現在都不讓他去工地了",
         "社區下週要辦防災演練，老師會假裝有人昏倒，一直練習搬運",  # 一直 is no strict now-word
         "我們班在上急救課程，老師示範有人沒有呼吸時怎麼壓胸",
-    ):
-        assert emergency.vetoed(normalise_text(text).lower()), text
-        assert _assess(text).level == emergency.NONE, text
-    for text in (
+    )
+    _assert_let_through(
         "這個路口常有人闖紅燈。現在有一台機車撞到人，阿伯倒在地上流血",
         "公園遊戲場的溜滑梯旁邊有個小孩剛剛吃糖噎住，現在臉發紫",  # a playground is no game
         "請問長照怎麼申請？我爸剛剛突然半邊臉垂下來，拿不住筷子，講話含糊不清",  # a stroke rule's pattern
         "請問烹飪課程怎麼報名？我婆婆剛剛午睡到現在叫不醒，拍她都沒反應",
         "不好意思，我先生午睡到現在叫不起來，拍他也沒有反應，以前從來沒有這樣",
-    ):
-        assert not emergency.vetoed(normalise_text(text).lower()), text
-        assert _assess(text).level != emergency.NONE, text
+    )
 
 
 def test_hypotheticals_yield_handled_told_otherwise_and_cries_by_kind() -> None:
@@ -240,7 +242,7 @@ def test_hypotheticals_yield_handled_told_otherwise_and_cries_by_kind() -> None:
     unless a clause outside it tells a danger now; a danger dealt with told otherwise (all out, a
     lift that opened, a fire out by itself, the police took him, taken to hospital) vetoes; 哭到 of a
     child gone silent and 救命 followed by a danger told now no longer veto."""
-    for text in (
+    _assert_vetoed(
         "如果有人在家昏倒該怎麼辦？",
         "萬一家裡失火的話應該怎麼逃生？",
         "如果在家聞到瓦斯味，現在應該先開窗嗎",
@@ -249,10 +251,8 @@ def test_hypotheticals_yield_handled_told_otherwise_and_cries_by_kind() -> None:
         "剛剛巷口有人搶機車，警察已經把人抓到了，沒有人受傷，要去哪裡做筆錄",
         "烤箱裡的烘焙紙剛才燒起來，關掉電源後它自己熄了，家裡都沒事",
         "救命 公車又誤點了 今天一定遲到",
-    ):
-        assert emergency.vetoed(normalise_text(text).lower()), text
-        assert _assess(text).level == emergency.NONE, text
-    for text in (
+    )
+    _assert_let_through(
         "要是大火延燒到這一層怎麼辦？我們幾個人現在被困在頂樓下不去",
         "我很擔心那個人之後還會再來，他現在正在踹我家的大門",
         "萬一瓦斯外洩怎麼辦，我們現在聞到很重的瓦斯味，頭好暈",
@@ -260,9 +260,7 @@ def test_hypotheticals_yield_handled_told_otherwise_and_cries_by_kind() -> None:
         "警察已經到了，可是那個人還拿著刀在揮",
         "停車場一台車裡關著小嬰兒，車窗都沒開，小孩哭到快沒聲音了",
         "救命 公車站旁邊有個阿伯剛剛突然倒下不動",
-    ):
-        assert not emergency.vetoed(normalise_text(text).lower()), text
-        assert _assess(text).level != emergency.NONE, text
+    )
 
 
 def test_violence_with_injury_is_119() -> None:
