@@ -247,6 +247,22 @@ def test_quiet_hours_hold_a_notice_until_morning_but_never_an_emergency(database
     assert run(broadcasts.send_due(now=NIGHT)) == [urgent["id"]]
 
 
+def test_a_notice_queued_to_go_now_is_sent_even_if_the_clock_stepped_back(database) -> None:
+    subscriptions.subscribe("web", "early", ["roadworks"], [], now=DAY)
+    later = datetime(2099, 1, 5, 10, 0, tzinfo=TAIPEI)  # queued "now" by a clock ahead of this one
+    made = broadcasts.create(1, "roadworks", [], "今日封路", now=later)
+    assert not made["held"] and made["status"] == "queued"
+    assert run(broadcasts.send_due(made["id"])) == []  # not due by this clock
+    assert run(broadcasts.send_now(made["id"])) == [made["id"]]
+    assert run(broadcasts.send_now(made["id"])) == []  # sent once
+    with db_session() as s:
+        assert s.get(Broadcast, made["id"]).status == "sent"
+    urgent = broadcasts.create(1, "typhoon", [], "颱風警報", emergency=True, now=later)
+    assert run(broadcasts.send_now(urgent["id"])) == []  # awaits a second person's approval
+    with pytest.raises(ValueError):
+        run(broadcasts.send_now(None))  # type: ignore[arg-type]
+
+
 # ---- who a notice reaches ----------------------------------------------------------------------------
 def test_a_district_notice_reaches_that_topic_and_district_only(client, line_on) -> None:
     for sender, text in [

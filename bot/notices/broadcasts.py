@@ -249,12 +249,19 @@ def _web_key(broadcast_id: int, channel: str, sender: str) -> str:
 
 
 # ---- sending -------------------------------------------------------------------------------------
-def _claim(broadcast_id: int | None, now: datetime) -> list[int]:
-    """Claim due broadcasts (one, or every one that is due) for this caller."""
+def _claim(broadcast_id: int | None, now: datetime, due_only: bool = True) -> list[int]:
+    """Claim due broadcasts (one, or every one that is due) for this caller.
+
+    `due_only=False` claims the one queued `broadcast_id` whatever its `send_after`: its caller
+    has just queued it to go at once, and the wall clock may have stepped back since.
+    """
+    if not due_only and broadcast_id is None:
+        raise ValueError("only one named broadcast may be claimed without the clock")
+    queued = Broadcast.status == QUEUED
     with db.session_factory()() as session:
         q = select(Broadcast.id).where(
             or_(
-                (Broadcast.status == QUEUED) & (Broadcast.send_after <= now),
+                (queued & (Broadcast.send_after <= now)) if due_only else queued,
                 (Broadcast.status == SENDING) & (Broadcast.claimed_at <= now - RECLAIM),
             )
         )
@@ -334,8 +341,21 @@ async def _send(broadcast_id: int, now: datetime) -> None:
 
 async def send_due(broadcast_id: int | None = None, now: datetime | None = None) -> list[int]:
     """Send what is due (or only `broadcast_id`, if due); returns the ids sent by this call."""
-    now = now or now_utc()
-    claimed = await asyncio.to_thread(_claim, broadcast_id, now)
+    return await _claim_and_send(broadcast_id, now or now_utc(), due_only=True)
+
+
+async def send_now(broadcast_id: int) -> list[int]:
+    """Send a broadcast its caller has just queued to go at once (composed, or approved).
+
+    Unlike `send_due` it does not ask whether `send_after` has passed: a VM's clock that steps
+    back between queueing and this background call would otherwise leave the notice queued
+    until the worker's next round.
+    """
+    return await _claim_and_send(broadcast_id, now_utc(), due_only=False)
+
+
+async def _claim_and_send(broadcast_id: int | None, now: datetime, due_only: bool) -> list[int]:
+    claimed = await asyncio.to_thread(_claim, broadcast_id, now, due_only)
     for bid in claimed:
         await _send(bid, now)
     return claimed

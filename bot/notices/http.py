@@ -86,7 +86,7 @@ async def compose(body: Compose, tasks: BackgroundTasks, user: StaffUser = Depen
         return _error(exc)
     log.info("notice %d composed by staff %d topic=%s emergency=%s", made["id"], user.id, body.topic, body.emergency)
     if made["status"] == "queued" and not made["held"]:
-        tasks.add_task(broadcasts.send_due, made["id"])  # after the answer: the page shows figures when done
+        tasks.add_task(broadcasts.send_now, made["id"])  # after the answer: the page shows figures when done
     return JSONResponse(made, status_code=201, background=tasks)
 
 
@@ -104,5 +104,5 @@ async def approve(
     except broadcasts.BroadcastError as exc:
         return _error(exc)
     log.info("emergency notice %d approved by staff %d", broadcast_id, user.id)
-    tasks.add_task(broadcasts.send_due, broadcast_id)
+    tasks.add_task(broadcasts.send_now, broadcast_id)
     return JSONResponse(made, background=tasks)
