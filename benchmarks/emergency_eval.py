@@ -63,11 +63,13 @@ DATA = ROOT / "benchmarks" / "data"
 # README; overlap check in its README: nothing dropped) was scored twice (the tenth and eleventh
 # rounds' detectors) and is spent. v9 (2026-12-07, a ninth helper that read only v8's README;
 # overlap check in its README: nothing dropped) was scored once (eleventh round): one reading left.
-# v10 (2026-12-07, a tenth helper that read only v9's README; nothing dropped) is fresh.
+# v10 (2026-12-07, a tenth helper that read only v9's README; nothing dropped) was scored once
+# (eleventh round's detector, 16:19 UTC): one reading left. v11 (2026-12-07, an eleventh helper that
+# read only v10's README; overlap check in its README: nothing dropped) is fresh.
 # SPENT (v1–v3) is the default `--heldout` and the
 # writers the sixth and seventh rounds' scripts leave out in turn. Their
 # `number` is the one the assistant gives first (119 when someone is hurt in a violent
-# emergency); v3 to v10 also list every right number and mark hard items.
+# emergency); v3 to v11 also list every right number and mark hard items.
 HELD = {
     "v1": (DATA / "emergency_heldout.jsonl", DATA / "emergency_lookalikes_heldout.jsonl"),
     "v2": (DATA / "emergency_heldout_v2.jsonl", DATA / "emergency_lookalikes_heldout_v2.jsonl"),
@@ -79,6 +81,7 @@ HELD = {
     "v8": (DATA / "emergency_heldout_v8.jsonl", DATA / "emergency_lookalikes_heldout_v8.jsonl"),
     "v9": (DATA / "emergency_heldout_v9.jsonl", DATA / "emergency_lookalikes_heldout_v9.jsonl"),
     "v10": (DATA / "emergency_heldout_v10.jsonl", DATA / "emergency_lookalikes_heldout_v10.jsonl"),
+    "v11": (DATA / "emergency_heldout_v11.jsonl", DATA / "emergency_lookalikes_heldout_v11.jsonl"),
 }
 SPENT = ("v1", "v2", "v3")
 KCG = ROOT.parent / "shared" / "data" / "train" / "kcg1999_train.jsonl"
@@ -384,7 +387,7 @@ def main() -> int:
         action="store_true",
         help="skip the held-apart sets (while working on the detector: they are scored once, at the end)",
     )
-    ap.add_argument("--heldout", default=",".join(SPENT), metavar="v1,…,v10",
+    ap.add_argument("--heldout", default=",".join(SPENT), metavar="v1,…,v11",
                     help="which held-apart sets to score (default the spent ones; each scoring spends a "
                     "little of a set)")
     ap.add_argument("--gate", action="store_true", help="also sweep the model gate's min_content on the CV")
