@@ -54,17 +54,18 @@ DATA = ROOT / "benchmarks" / "data"
 # DATA: copied into nlu_data/emergency/ as the sections "H: written blind by others (vN set)"
 # (benchmarks/emergency_round8_eval.py), so scoring them here measures the training set, not new
 # writers; their honest figures are the eighth round's leave-one-writer-out (benchmarks/README.md).
-# v5 (2026-12-07, a helper that read only v4's README), never trained on, was scored twice (the
-# second time on the eighth-round detector) and is spent too. v6 (2026-12-07, a sixth helper that
-# read only v5's README; 7 near-copies dropped by the overlap check), never trained on, was scored
-# twice (the eighth and ninth rounds' detectors) and is spent. v7 (2026-12-07, a seventh helper that
+# v5 (2026-12-07, a helper that read only v4's README) was scored twice (the second time on the
+# eighth-round detector) and is spent too. v6 (2026-12-07, a sixth helper that read only v5's
+# README; 7 near-copies dropped by the overlap check) was scored twice (the eighth and ninth
+# rounds' detectors) and is spent. v7 (2026-12-07, a seventh helper that
 # read only v6's README; overlap check in its README: nothing dropped) was scored twice (the ninth
 # and tenth rounds' detectors) and is spent. v8 (2026-12-07, an eighth helper that read only v7's
 # README; overlap check in its README: nothing dropped) was scored twice (the tenth and eleventh
 # rounds' detectors) and is spent. v9 (2026-12-07, a ninth helper that read only v8's README;
 # overlap check in its README: nothing dropped) was scored once (eleventh round): one reading left.
-# v10 (2026-12-07, a tenth helper that read only v9's README; nothing dropped) was scored once
-# (eleventh round's detector, 16:19 UTC): one reading left. v11 (2026-12-07, an eleventh helper that
+# Since the thirteenth round v5–v8 are training data too, as v1–v4 (benchmarks/emergency_round13_eval.py).
+# v10 (2026-12-07, a tenth helper that read only v9's README; nothing dropped) was scored twice
+# (the eleventh and thirteenth rounds' detectors) and is spent. v11 (2026-12-07, an eleventh helper that
 # read only v10's README; overlap check in its README: nothing dropped) is fresh.
 # SPENT (v1–v3) is the default `--heldout` and the
 # writers the sixth and seventh rounds' scripts leave out in turn. Their

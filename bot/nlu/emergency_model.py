@@ -44,12 +44,20 @@ BUDGET_LOOKALIKE = 0.008
 BUDGET_ROUTINE = 0.0008
 BUDGET_SERVICES = 0.002
 HARD_SHARE = 0.5
+# The soft band (110/119 first, then the normal answer) spends the 20 % kept back: the soft threshold
+# is chosen under the budgets x SOFT_SHARE (look-alikes 1 %, routine 0.1 %, routing examples 0.25 %:
+# the whole targets), the hard one as before. Without it the hard side stopped binding (eleventh
+# round: hard = soft) and a text just under the one threshold got nothing at all. Thirteenth round
+# (benchmarks/emergency_round13_eval.py, W8B: with v5-v8 as training writers): leave-one-writer-out
+# v1-v8 caught 1,683 -> 1,706 of 1,752, look-alike alarms 97 -> 78 of 3,433; own grouped CV 4,314 ->
+# 4,325 of 4,567, look-alikes 34 -> 46 of 6,410; the fixed file 64/64 again.
+SOFT_SHARE = 1.25
 # Sections of other writers' text (nlu_data/emergency/, "# --- H: written blind by others (vN set)": the
-# spent held-apart sets v1–v4) are learnt from but neither counted nor spent in any budget: the
-# budgets are shares of our own negatives. Counted, their look-alikes (1 to 8 % alarmed by a
-# model that never saw their writer) spend the look-alike budget and the hard threshold goes to 1.0
-# (grouped CV recall on our own sections 0.93 -> 0.87, eighth round's B8); left out, leave-one-
-# writer-out v1–v4 caught 742 -> 757 of 795, look-alike alarms 65 -> 53 of 1,517 (eighth round's
+# spent held-apart sets v1–v8; v5–v8 since the thirteenth round) are learnt from but neither counted
+# nor spent in any budget: the budgets are shares of our own negatives. Counted, their look-alikes
+# (1 to 8 % alarmed by a model that never saw their writer) spend the look-alike budget and the hard
+# threshold goes to 1.0 (grouped CV recall on our own sections 0.93 -> 0.87, eighth round's B8);
+# left out, leave-one-writer-out v1–v4 caught 742 -> 757 of 795, look-alike alarms 65 -> 53 of 1,517 (eighth round's
 # CX8, benchmarks/emergency_round8_eval.py).
 OTHER_WRITERS = "H: written blind by others"
 _UNITS = re.compile(r"[a-z0-9']+|[\u3400-\u9fff\uf900-\ufaff]")
@@ -164,7 +172,8 @@ def thresholds(examples, oof: list[float], rules=None) -> tuple[float, float]:
     a negative the gate keeps from any alarm raises none, and only one with a danger concept and
     enough content can raise a hard one. Budgets are shares of all the negatives of a kind
     (look-alikes; our routing examples; real routine cases), as the targets count false alarms;
-    other writers' sections (`OTHER_WRITERS`) are left out of them."""
+    other writers' sections (`OTHER_WRITERS`) are left out of them. The soft threshold spends the
+    budgets x `SOFT_SHARE`, the hard one the budgets (and half of them on what may alarm hard)."""
     from bot.nlu import emergency
 
     rules = rules or emergency.rules()
@@ -196,7 +205,7 @@ def thresholds(examples, oof: list[float], rules=None) -> tuple[float, float]:
             for kind, scores in by_set.items()
         )
 
-    return within(1.0, 0), max(within(HARD_SHARE, 1), within(1.0, 0))
+    return within(SOFT_SHARE, 0), max(within(HARD_SHARE, 1), within(1.0, 0))
 
 
 def folds(examples) -> list[int]:
