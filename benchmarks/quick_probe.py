@@ -16,7 +16,12 @@ Classifier variants (defaults = the real model; each an option, measured the sam
 `--balance P` (each service's examples × n^-P within its source, source totals kept),
 `--class-weight balanced` (LinearSVC's), `--c`, `--word-max 2` (jieba word bigrams), `--char-max 4`,
 `--clf logreg|avg` (one-vs-rest logistic regression, alone or its probabilities averaged with
-the SVM's), `--no-sublinear`, `--max-df`.
+the SVM's), `--no-sublinear`, `--max-df`; `--agency-head` (a second LinearSVC on the services'
+agencies, own temperature: each service's probability = p_agency(its agency) × its share of its
+agency's service probability), `--agency-mix W` (the agency's probability = W × the agency head
++ (1 − W) × the summed service probabilities, shared out the same way); `--real-cap N` (kcg1999 rows
+up to N per service, not the committed 400: the extra rows are built by import_cases.build_real,
+near-copy guard included, into a scratch folder under /tmp; nlu_data/ is not rewritten).
 `--json PATH` writes the figures (and per-row outcomes, for paired comparisons between variants).
 
     .venv/bin/python benchmarks/quick_probe.py [--errors 20] [--agency PWB] [--cv stratified|by-source|both]
@@ -45,6 +50,7 @@ from route_eval import EVAL_DIR, print_table, score, sweep_thresholds  # noqa: E
 from bot.catalogue import catalogue  # noqa: E402
 from bot.nlu.normalise import normalise_text  # noqa: E402
 from bot.nlu.router import CLARIFY_THRESHOLD, decide  # noqa: E402
+from bot.nlu.temperature import temperature_holdout  # noqa: E402
 from bot.nlu.training_data import OURS, load_sourced  # noqa: E402
 
 TEMPERATURES = np.geomspace(0.02, 2.0, 40)
@@ -80,6 +86,9 @@ class Variant:
     sublinear: bool = True  # log1p of counts
     max_df: float = 1.0  # drop n-grams in more than this share of the examples
     class_weight: str | None = None  # the SVM's class_weight ("balanced": ∝ 1/n over all sources)
+    # 0: no agency head (the model). 1: the agency head's probability is the agency's; 0 < W < 1: W × the
+    # agency head + (1 − W) × the summed service probabilities (benchmarks/routing_round2_eval.py).
+    agency_weight: float = 0.0
 
 
 def balanced(weights: np.ndarray, intents: list[str], sources: list[str], power: float) -> np.ndarray:
@@ -141,9 +150,10 @@ class Proxy:
         return _OneVsRestLogistic(self.v.lr_c).fit(x, y, w)
 
     def fit(self, texts: list[str], intents: list[str], weights: np.ndarray, temperature=None,
-            sources: list[str] | None = None) -> Proxy:
+            sources: list[str] | None = None, agency_temperature: float | None = None) -> Proxy:
         """`temperature` given: use it rather than fitting one on a hold-out (halves a CV fold's time).
-        `sources`: the examples' sources (needed by `balance`)."""
+        `sources`: the examples' sources (needed by `balance`). `agency_temperature`: the same for the
+        agency head (variant.agency_weight > 0)."""
         if self.v.balance and sources is not None:
             weights = balanced(weights, intents, sources, self.v.balance)
         counts = self._counts(texts, fit=True)
@@ -151,11 +161,11 @@ class Proxy:
         self.idf = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
         x = self._features(counts)
         y = np.array(intents)
-        held = np.random.default_rng(self.seed).random(len(y)) < 0.15
+        held = temperature_holdout(y, 0.15, self.seed)  # the classifier's own hold-out
         kinds = self._kinds()
         given = temperature if isinstance(temperature, tuple) else (temperature,) * len(kinds)
         temps = [t or 1.0 for t in given]
-        if temperature is None and held.any() and len(set(y[~held])) == len(set(y)):
+        if temperature is None and held.any():
             for j, kind in enumerate(kinds):
                 probe = self._fit_one(kind, x[~held], y[~held], weights[~held])
                 scores = probe.decision_function(x[held])
@@ -167,15 +177,63 @@ class Proxy:
         self.temperature = temps[0] if len(temps) == 1 else tuple(temps)
         self.models = [self._fit_one(kind, x, y, weights) for kind in kinds]
         self.clf = self.models[0]
+        self.agency_clf = None
+        if self.v.agency_weight:
+            self._fit_agency_head(x, y, weights, held, agency_temperature)
         return self
 
-    def probabilities(self, texts: list[str]) -> np.ndarray:
+    def _fit_agency_head(self, x, y: np.ndarray, weights: np.ndarray, held: np.ndarray,
+                         temperature: float | None) -> None:
+        """A LinearSVC on the services' agencies (same features, C, class weight and sample weights),
+        its softmax temperature fitted as the service head's: NLL on the same hold-out, same grid."""
+        from sklearn.svm import LinearSVC
+
+        cat = catalogue()
+        ya = np.array([cat.services[i].agency for i in y])
+        self.agency_temperature = temperature or 1.0
+        if temperature is None and held.any() and len(set(ya[~held])) == len(set(ya)):
+            probe = LinearSVC(C=self.c, class_weight=self.v.class_weight).fit(x[~held], ya[~held],
+                                                                               sample_weight=weights[~held])
+            scores = probe.decision_function(x[held])
+            index = {c: i for i, c in enumerate(probe.classes_)}
+            truth = np.array([index[c] for c in ya[held]])
+            nll = [-np.log(_softmax(scores, t)[np.arange(len(truth)), truth] + 1e-12).mean() for t in TEMPERATURES]
+            self.agency_temperature = float(TEMPERATURES[int(np.argmin(nll))])
+        self.agency_clf = LinearSVC(C=self.c, class_weight=self.v.class_weight).fit(x, ya, sample_weight=weights)
+        # Service → its agency's column in the agency head.
+        column = {a: j for j, a in enumerate(self.agency_clf.classes_)}
+        member = np.zeros((len(self.clf.classes_), len(column)))
+        for i, s in enumerate(self.clf.classes_):
+            member[i, column[cat.services[str(s)].agency]] = 1.0
+        self.agency_member = member
+
+    def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """(service probabilities as the model's, agency head's probabilities or None)."""
         x = self._features(self._counts(texts))
         temps = self.temperature if isinstance(self.temperature, tuple) else (self.temperature,)
-        return np.mean([_softmax(m.decision_function(x), t) for m, t in zip(self.models, temps)], axis=0)
+        p = np.mean([_softmax(m.decision_function(x), t) for m, t in zip(self.models, temps)], axis=0)
+        if self.agency_clf is None:
+            return p, None
+        return p, _softmax(self.agency_clf.decision_function(x), self.agency_temperature)
 
-    def rankings(self, texts: list[str], k: int = 10) -> list[list[dict]]:
-        p = self.probabilities(texts)
+    def compose(self, p: np.ndarray, p_agency: np.ndarray | None, weight: float) -> np.ndarray:
+        """Service probabilities whose agency sums are weight × the agency head + (1 − weight) × the
+        summed service probabilities, each agency's share split as the service head splits it."""
+        if not weight or p_agency is None:
+            return p
+        summed = p @ self.agency_member
+        agency = weight * p_agency + (1.0 - weight) * summed
+        ratio = agency / np.maximum(summed, 1e-300)
+        return p * (ratio @ self.agency_member.T)
+
+    def probabilities(self, texts: list[str], agency_weight: float | None = None) -> np.ndarray:
+        """`agency_weight` overrides the variant's (0: the service head alone)."""
+        weight = self.v.agency_weight if agency_weight is None else agency_weight
+        return self.compose(*self.head_probabilities(texts), weight)
+
+    def rankings(self, texts: list[str], k: int = 10, p: np.ndarray | None = None) -> list[list[dict]]:
+        """Top-k rankings as the Rasa component's; `p`: probabilities already computed."""
+        p = self.probabilities(texts) if p is None else p
         out = []
         for row in p:
             order = np.argsort(-row)[:k]
@@ -243,9 +301,56 @@ def _softmax(scores: np.ndarray, t: float) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def training_set(weights: dict[str, float] | None = None) -> tuple[list[str], list[str], list[str], np.ndarray]:
+REAL_CAP_SOURCE = "kcg1999"
+
+
+def extra_real_rows(cap: int, scratch: Path | None = None) -> list[tuple[str, str, str]]:
+    """kcg1999 rows beyond the committed ones when the per-service cap is `cap`, not mapping.yml's:
+    built by bot.nlu.import_cases.build_real (its near-copy guard against the dev texts, as
+    `import_cases --real` applies it) into a scratch folder under /tmp; nlu_data/ is not touched.
+    The committed rows must all be among the rebuilt ones (same seed, same order)."""
+    import tempfile
+
+    import yaml
+
+    from bot.nlu.import_cases import REAL_SOURCES, build_real
+    from bot.nlu.training_data import NLU_DIR
+
+    scratch = scratch or Path(tempfile.gettempdir()) / f"quick_probe_real_cap{cap}"
+    out = scratch / "real" / "examples"
+    if not (out / f"{REAL_CAP_SOURCE}.yml").exists():
+        guard = ROOT.parent / "shared" / "data" / "eval"
+        if not guard.is_dir():
+            raise SystemExit(f"no guard texts at {guard}: refusing to build without the near-copy check")
+        mapping = yaml.safe_load((NLU_DIR / "real" / "mapping.yml").read_text(encoding="utf-8"))
+        mapping["cap_per_service"][REAL_CAP_SOURCE] = cap
+        scratch.mkdir(parents=True, exist_ok=True)
+        (scratch / "mapping.yml").write_text(yaml.safe_dump(mapping, allow_unicode=True), encoding="utf-8")
+        only = {REAL_CAP_SOURCE: REAL_SOURCES[REAL_CAP_SOURCE]}
+        saved = dict(REAL_SOURCES)
+        REAL_SOURCES.clear()
+        REAL_SOURCES.update(only)
+        try:
+            counts = build_real(ROOT.parent / "shared" / "data" / "train", out, guard, scratch / "mapping.yml")
+        finally:
+            REAL_SOURCES.clear()
+            REAL_SOURCES.update(saved)
+        (scratch / "counts.json").write_text(json.dumps(counts, ensure_ascii=False), encoding="utf-8")
+    rebuilt = [r for r in load_sourced(scratch, curated=False) if r[2] == REAL_CAP_SOURCE]
+    committed = {(t, i) for t, i, s in load_sourced(curated=False) if s == REAL_CAP_SOURCE}
+    have = {(t, i) for t, i, _ in rebuilt}
+    if not committed <= have:
+        raise SystemExit(f"{len(committed - have)} committed {REAL_CAP_SOURCE} rows are not among the rebuilt ones")
+    return [r for r in rebuilt if (r[0], r[1]) not in committed]
+
+
+def training_set(weights: dict[str, float] | None = None, real_cap: int | None = None
+                 ) -> tuple[list[str], list[str], list[str], np.ndarray]:
+    """The model's training material; `real_cap`: the committed rows, then the extra kcg1999 rows."""
     weights = source_weights() if weights is None else weights
     rows = load_sourced(curated=False)
+    if real_cap:
+        rows += extra_real_rows(real_cap)
     texts = [normalise_text(t) for t, _, _ in rows]
     intents = [i for _, i, _ in rows]
     sources = [s for _, _, s in rows]
@@ -262,15 +367,12 @@ def dev_rows() -> dict[str, list[dict]]:
             for p in sorted(EVAL_DIR.glob("*.jsonl"))}
 
 
-def cross_validate(texts, intents, sources, w, mode: str = "stratified", k: int = 5, c: float = CONFIG_C,
-                   seed: int = 0, temperature=None, variant: Variant | None = None) -> tuple[list[dict], list[dict]]:
-    """Out-of-fold (rows, rankings). `stratified`: k folds each holding 1/k of every real source
-    (our written examples always train, never validate: they were written against dev errors);
-    `by-source`: one fold per source, ours included."""
-    cat = catalogue()
+def cv_folds(sources: list[str], mode: str = "stratified", k: int = 5, seed: int = 0) -> np.ndarray:
+    """Each row's fold (-1: always trains). `stratified`: k folds each holding 1/k of every real
+    source, ours always trains; `by-source`: one fold per source, ours included."""
     rng = np.random.default_rng(seed)
-    idx = np.arange(len(texts))
-    fold = np.full(len(texts), -1)
+    idx = np.arange(len(sources))
+    fold = np.full(len(sources), -1)
     real_sources = sorted({s for s in sources if s != OURS})
     if mode == "stratified":
         for s in real_sources:
@@ -282,12 +384,24 @@ def cross_validate(texts, intents, sources, w, mode: str = "stratified", k: int 
         # its source, as the held-out citizens' texts are (the shift the threshold must survive).
         for f, s in enumerate(sorted(set(sources))):
             fold[np.array(sources) == s] = f
+    return fold
+
+
+def cross_validate(texts, intents, sources, w, mode: str = "stratified", k: int = 5, c: float = CONFIG_C,
+                   seed: int = 0, temperature=None, variant: Variant | None = None,
+                   agency_temperature: float | None = None) -> tuple[list[dict], list[dict]]:
+    """Out-of-fold (rows, rankings). `stratified`: k folds each holding 1/k of every real source
+    (our written examples always train, never validate: they were written against dev errors);
+    `by-source`: one fold per source, ours included."""
+    cat = catalogue()
+    idx = np.arange(len(texts))
+    fold = cv_folds(sources, mode, k, seed)
     rows: list[dict] = []
     out: list[dict] = []
     for f in sorted(set(fold) - {-1}):
         train, test = idx[fold != f], idx[fold == f]
         model = Proxy(c, variant=variant).fit([texts[i] for i in train], [intents[i] for i in train], w[train],
-                                              temperature, [sources[i] for i in train])
+                                              temperature, [sources[i] for i in train], agency_temperature)
         test_texts = [texts[i] for i in test]
         rankings = model.rankings(test_texts)
         for i, t, r in zip(test, test_texts, rankings):
@@ -372,6 +486,13 @@ def main() -> None:
     ap.add_argument("--no-sublinear", action="store_true", help="raw counts × IDF, not log1p(counts) × IDF")
     ap.add_argument("--max-df", type=float, default=1.0, help="drop n-grams in more than this share of examples")
     ap.add_argument("--class-weight", choices=["balanced"], help="the SVM's class_weight (config.yml's class_weight)")
+    head = ap.add_mutually_exclusive_group()
+    head.add_argument("--agency-head", action="store_true",
+                      help="a second SVM on the agencies gives each agency's probability")
+    head.add_argument("--agency-mix", type=float, metavar="W",
+                      help="agency probability = W × the agency head + (1 − W) × the summed service probabilities")
+    ap.add_argument("--real-cap", type=int, metavar="N",
+                    help="kcg1999 rows up to N per service (scratch build under /tmp; nlu_data/ untouched)")
     ap.add_argument("--json", help="write the figures (and CV per-row outcomes) to this file")
     ap.add_argument("--weights", help='JSON source weights overriding config.yml, e.g. \'{"kcg1999": 0.5}\'')
     ap.add_argument("--no-real", action="store_true", help="our written examples only")
@@ -380,10 +501,11 @@ def main() -> None:
     args = ap.parse_args()
     variant = Variant(c=args.c, balance=args.balance, word_max=args.word_max, char_max=args.char_max,
                       clf=args.clf, lr_c=args.lr_c, sublinear=not args.no_sublinear, max_df=args.max_df,
-                      class_weight=args.class_weight)
+                      class_weight=args.class_weight,
+                      agency_weight=1.0 if args.agency_head else (args.agency_mix or 0.0))
 
     weights = json.loads(args.weights) if args.weights else source_weights()
-    texts, intents, sources, w = training_set(weights)
+    texts, intents, sources, w = training_set(weights, args.real_cap)
     if args.no_real:
         keep = [i for i, s in enumerate(sources) if s == OURS]
         texts, intents, sources = [texts[i] for i in keep], [intents[i] for i in keep], [sources[i] for i in keep]
@@ -396,8 +518,12 @@ def main() -> None:
     report["train_s"] = round(time.perf_counter() - start, 1)
     temps = model.temperature if isinstance(model.temperature, tuple) else (model.temperature,)
     report["temperature"] = list(temps)
-    print(f"temperature {' '.join(f'{t:.3f}' for t in temps)}; trained in {report['train_s']} s "
-          "(features, temperature hold-out fit and final fit)")
+    agency_temperature = model.agency_temperature if model.agency_clf is not None else None
+    if agency_temperature is not None:
+        report["agency_temperature"] = agency_temperature
+    print(f"temperature {' '.join(f'{t:.3f}' for t in temps)}"
+          f"{f' (agency head {agency_temperature:.3f})' if agency_temperature is not None else ''}; "
+          f"trained in {report['train_s']} s (features, temperature hold-out fit and final fit)")
     report["dev"] = {}
     for name, rows in dev_rows().items():
         for half in ("tune", "sealed") if args.sealed else ("tune",):
@@ -419,7 +545,8 @@ def main() -> None:
     modes = ["by-source", "stratified"] if args.cv == "both" else [args.cv] if args.cv else []
     for mode in modes:
         start = time.perf_counter()
-        rows, oof = cross_validate(texts, intents, sources, w, mode, temperature=model.temperature, variant=variant)
+        rows, oof = cross_validate(texts, intents, sources, w, mode, temperature=model.temperature, variant=variant,
+                                   agency_temperature=agency_temperature)
         report[mode] = report_cv(rows, oof, mode)
         report[mode]["cv_s"] = round(time.perf_counter() - start, 1)
         print(f"CV ({mode}) in {report[mode]['cv_s']} s")

@@ -26,6 +26,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy import sparse
 
+from bot.nlu.temperature import temperature_holdout
+
 logger = logging.getLogger(__name__)
 TEMPERATURES = np.geomspace(0.02, 2.0, 40)
 
@@ -131,9 +133,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         x = _features(raw, self.idf, self.config["dense_weight"])
         y = np.array([e.get(INTENT) for e in examples])
         w = self._weights(examples)
-        rng = np.random.default_rng(self.config["random_seed"])
-        held = rng.random(len(y)) < self.config["holdout"]
-        if held.any() and len(set(y[~held])) == len(set(y)):
+        held = temperature_holdout(y, self.config["holdout"], self.config["random_seed"])
+        if held.any():
             # Temperature from examples the model has not seen: confidences of a model scored
             # on its own training data would be overconfident.
             probe = self._fit(x[~held], y[~held], w[~held])
