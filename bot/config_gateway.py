@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     # Texts per batch in `bot route`'s Rasa worker (bot.nlu.rasa_worker).
     route_batch: int = env("BOT_ROUTE_BATCH", 64)
     # Below this top intent confidence the router asks which service was meant (bot.nlu.router).
-    clarify_threshold: float = env("BOT_CLARIFY_THRESHOLD", 0.93)
+    clarify_threshold: float = env("BOT_CLARIFY_THRESHOLD", 0.85)
 
     # --- Secrets ---
     # The internal secret every loopback call carries (bot.internal); `bot run` makes one per start.

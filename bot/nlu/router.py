@@ -18,7 +18,8 @@ from bot.nlu.act import act_of
 # Below this agency confidence the assistant asks rather than acts. Chosen by cross-validation
 # over the training material, never on the dev split (benchmarks/route_eval.py: the more cautious
 # of the thresholds the leave-one-source-out and the source-stratified CV choose, moved only when
-# bootstrap resamples agree; benchmarks/README.md "The clarify threshold by bootstrap");
+# bootstrap resamples agree; benchmarks/README.md "The clarify threshold by bootstrap" and "after the
+# temperature hold-out mend");
 # overridable for experiments.
 CLARIFY_THRESHOLD = settings().clarify_threshold
 MAX_CHOICES = 3
