@@ -146,7 +146,9 @@ class Proxy:
         if kind == "svm":
             from sklearn.svm import LinearSVC
 
-            return LinearSVC(C=self.c, class_weight=self.v.class_weight).fit(x, y, sample_weight=w)
+            # Seeded as the classifier's (random_seed): two runs of a variant give the same rows.
+            svm = LinearSVC(C=self.c, class_weight=self.v.class_weight, random_state=self.seed)
+            return svm.fit(x, y, sample_weight=w)
         return _OneVsRestLogistic(self.v.lr_c).fit(x, y, w)
 
     def fit(self, texts: list[str], intents: list[str], weights: np.ndarray, temperature=None,
@@ -192,14 +194,15 @@ class Proxy:
         ya = np.array([cat.services[i].agency for i in y])
         self.agency_temperature = temperature or 1.0
         if temperature is None and held.any() and len(set(ya[~held])) == len(set(ya)):
-            probe = LinearSVC(C=self.c, class_weight=self.v.class_weight).fit(x[~held], ya[~held],
-                                                                               sample_weight=weights[~held])
+            probe = LinearSVC(C=self.c, class_weight=self.v.class_weight, random_state=self.seed).fit(
+                x[~held], ya[~held], sample_weight=weights[~held])
             scores = probe.decision_function(x[held])
             index = {c: i for i, c in enumerate(probe.classes_)}
             truth = np.array([index[c] for c in ya[held]])
             nll = [-np.log(_softmax(scores, t)[np.arange(len(truth)), truth] + 1e-12).mean() for t in TEMPERATURES]
             self.agency_temperature = float(TEMPERATURES[int(np.argmin(nll))])
-        self.agency_clf = LinearSVC(C=self.c, class_weight=self.v.class_weight).fit(x, ya, sample_weight=weights)
+        self.agency_clf = LinearSVC(C=self.c, class_weight=self.v.class_weight, random_state=self.seed).fit(
+            x, ya, sample_weight=weights)
         # Service → its agency's column in the agency head.
         column = {a: j for j, a in enumerate(self.agency_clf.classes_)}
         member = np.zeros((len(self.clf.classes_), len(column)))
