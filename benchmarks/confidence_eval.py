@@ -274,15 +274,8 @@ def _second_agency_conf(text: str, ranking: list[dict], cat) -> float:
     """The second agency's share of the agency sums, as router._decide computes them."""
     from bot.nlu import router
 
-    ranked = [(n, c) for n, c in router._ranking(ranking) if n in cat.services]
-    if len(text) > router.SOCIAL_MAX_CHARS:
-        ranked = [(n, c * router.SOCIAL_LONG_WEIGHT if n in router.SOCIAL_INTENTS else c) for n, c in ranked]
-    by_agency: dict[str, float] = collections.defaultdict(float)
-    for n, c in ranked:
-        by_agency[cat.services[n].agency] += c
-    total = sum(by_agency.values()) or 1.0
-    values = sorted(by_agency.values(), reverse=True)
-    return values[1] / total if len(values) > 1 else 0.0
+    agencies, total = router.agency_sums(router.ranked_services(text, ranking, cat), cat)
+    return agencies[1][1] / total if len(agencies) > 1 else 0.0
 
 
 def raw_margin(scores: np.ndarray, classes: list[str], agency: np.ndarray) -> np.ndarray:

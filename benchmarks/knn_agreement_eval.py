@@ -155,14 +155,9 @@ def router_view(text: str, ranking: list[dict], cat) -> tuple[str, float, bool, 
     d = router._decide(text, ranking, cat, threshold=0.0)
     if d.emergency:
         return d.agency, 1.0, False, True
-    ranked = [(n, c) for n, c in router._ranking(ranking) if n in cat.services]
-    if len(text) > router.SOCIAL_MAX_CHARS:
-        ranked = [(n, c * router.SOCIAL_LONG_WEIGHT if n in router.SOCIAL_INTENTS else c) for n, c in ranked]
-    by_agency: dict[str, float] = collections.defaultdict(float)
-    for n, c in ranked:
-        by_agency[cat.services[n].agency] += c
-    total = sum(by_agency.values()) or 1.0
-    conf = by_agency.get(d.agency, 0.0) / total
+    ranked = router.ranked_services(text, ranking, cat)
+    agencies, total = router.agency_sums(ranked, cat)
+    conf = dict(agencies).get(d.agency, 0.0) / total
     assert round(conf, 4) == d.confidence or not ranked, (conf, d.confidence)
     return d.agency, conf, bool(d.clarify), False
 

@@ -62,6 +62,27 @@ def _ranking(intent_ranking: list[dict]) -> list[tuple[str, float]]:
     ]
 
 
+def ranked_services(text: str, intent_ranking: list[dict], cat: Catalogue) -> list[tuple[str, float]]:
+    """The catalogue's services of a ranking, best first, social intents damped in a long text."""
+    ranked = [(name, conf) for name, conf in _ranking(intent_ranking) if name in cat.services]
+    if len(text) > SOCIAL_MAX_CHARS:
+        ranked = [(n, c * SOCIAL_LONG_WEIGHT if n in SOCIAL_INTENTS else c) for n, c in ranked]
+        ranked.sort(key=lambda nc: nc[1], reverse=True)
+    return ranked
+
+
+def agency_sums(ranked: list[tuple[str, float]], cat: Catalogue) -> tuple[list[tuple[str, float]], float]:
+    """(agencies with their summed service confidences, best first; the total of the sums).
+
+    An agency's confidence is the sum over its services: "路燈 or 坑洞" is still surely PWB.
+    """
+    by_agency: dict[str, float] = defaultdict(float)
+    for name, conf in ranked:
+        by_agency[cat.services[name].agency] += conf
+    total = sum(by_agency.values()) or 1.0
+    return sorted(by_agency.items(), key=lambda kv: kv[1], reverse=True), total
+
+
 def decide(text: str, intent_ranking: list[dict], cat: Catalogue | None = None, **options: float | None) -> Decision:
     """The routing decision, with its act (bot/nlu/act.py) decided apart from the topic."""
     cat = cat or catalogue()
@@ -80,19 +101,11 @@ def _decide(text: str, intent_ranking: list[dict], cat: Catalogue | None = None,
         svc = cat.services[rule.service]
         return Decision(svc.agency, svc.unit, svc.id, svc.id, 1.0, False, [], [], True)
 
-    ranked = [(name, conf) for name, conf in _ranking(intent_ranking) if name in cat.services]
-    if len(text) > SOCIAL_MAX_CHARS:
-        ranked = [(n, c * SOCIAL_LONG_WEIGHT if n in SOCIAL_INTENTS else c) for n, c in ranked]
-        ranked.sort(key=lambda nc: nc[1], reverse=True)
+    ranked = ranked_services(text, intent_ranking, cat)
     if not ranked:
         return Decision("NONE", "", "", FALLBACK_INTENT, 0.0, True, [], [])
 
-    # An agency's confidence is the sum over its services: "路燈 or 坑洞" is still surely PWB.
-    by_agency: dict[str, float] = defaultdict(float)
-    for name, conf in ranked:
-        by_agency[cat.services[name].agency] += conf
-    total = sum(by_agency.values()) or 1.0
-    agencies = sorted(by_agency.items(), key=lambda kv: kv[1], reverse=True)
+    agencies, total = agency_sums(ranked, cat)
     top_agency, top_conf = agencies[0]
     top_conf /= total
     top_service = next(name for name, _ in ranked if cat.services[name].agency == top_agency)
