@@ -41,7 +41,8 @@ DOMAIN = ROOT / "domain.yml"
 ROUTE_ACTION = "action_route"
 ROUTE_POLICY = "bot.nlu.route_policy.RoutePolicy"
 # Code that shapes the model: a change here must retrain too.
-_CODE = [ROOT / "bot" / "nlu" / name for name in ("featurizer.py", "classifier.py", "normalise.py", "embeddings.py")]
+_CODE = [ROOT / "bot" / "nlu" / name
+         for name in ("featurizer.py", "count_featurizer.py", "classifier.py", "normalise.py", "embeddings.py")]
 _CODE.append(Path(__file__))
 _CODE.append(KEEP_PHRASES_FILE)  # the normaliser's data: it gives the texts the form they are learnt in
 

@@ -21,7 +21,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.nlu.featurizers.featurizer import Featurizer
-from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.constants import FEATURE_TYPE_SENTENCE, INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from scipy import sparse
@@ -32,23 +32,47 @@ logger = logging.getLogger(__name__)
 TEMPERATURES = np.geomspace(0.02, 2.0, 40)
 
 
+def _sparse_sentences(messages: List[Message], width: int = 0) -> sparse.csr_matrix | None:
+    """The messages' sparse sentence features, each featurizer's block side by side in the order
+    the pipeline added them: row for row what `get_sparse_features(TEXT)[1]` combines, built in
+    one step (that call also combines the sequence features, with a deepcopy and a scipy hstack
+    per message: 1.6 of 5.9 s for the 953 dev texts in batches of 64, profiled)."""
+    per_message = [[f.features for f in m.features
+                     if f.attribute == TEXT and f.type == FEATURE_TYPE_SENTENCE and f.is_sparse()]
+                    for m in messages]
+    widths: list[int] = []  # the k-th block's width (the k-th featurizer's vocabulary)
+    for found in per_message:
+        widths.extend(block.shape[1] for block in found[len(widths):])
+    offsets = np.concatenate([[0], np.cumsum(widths)]).astype(np.int64)
+    width = width or int(offsets[-1])
+    if not width:
+        return None
+    rows, cols, data = [], [], []
+    for i, found in enumerate(per_message):
+        for k, block in enumerate(found):
+            block = block.tocoo()
+            rows.append(np.full(block.nnz, i))
+            cols.append(block.col + offsets[k])
+            data.append(block.data)
+    if not rows:
+        return sparse.csr_matrix((len(messages), width), dtype=np.float32)
+    return sparse.csr_matrix(
+        (np.concatenate(data).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(messages), width))
+
+
 def _raw(messages: List[Message], sparse_dim: int = 0, dense_dim: int = 0
          ) -> tuple[sparse.csr_matrix | None, np.ndarray | None]:
     """The messages' sentence features: sparse counts (words, char n-grams) and dense vectors.
     A message without some feature (an empty text, emoji only) gets zeros of the known width."""
-    sparse_rows: list = []
     dense_rows: list = []
     for m in messages:
-        sparse_f, dense_f = m.get_sparse_features(TEXT)[1], m.get_dense_features(TEXT)[1]
-        sparse_rows.append(None if sparse_f is None else sparse.csr_matrix(sparse_f.features, dtype=np.float32))
+        dense_f = m.get_dense_features(TEXT)[1]
         dense_rows.append(None if dense_f is None else np.asarray(dense_f.features, dtype=np.float32).reshape(1, -1))
-    sparse_dim = sparse_dim or next((r.shape[1] for r in sparse_rows if r is not None), 0)
     dense_dim = dense_dim or next((r.shape[1] for r in dense_rows if r is not None), 0)
-    s = sparse.vstack([r if r is not None else sparse.csr_matrix((1, sparse_dim), dtype=np.float32)
-                       for r in sparse_rows], format="csr") if sparse_dim else None
     d = np.vstack([r if r is not None else np.zeros((1, dense_dim), dtype=np.float32)
                    for r in dense_rows]) if dense_dim else None
-    return s, d
+    return _sparse_sentences(messages, sparse_dim), d
 
 
 def _features(raw: tuple[sparse.csr_matrix | None, np.ndarray | None], idf: np.ndarray | None,
