@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from typing import List
 
+import numpy as np
 import rasa
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.constants import DENSE_FEATURIZABLE_ATTRIBUTES
 from rasa.nlu.featurizers.sparse_featurizer.count_vectors_featurizer import CountVectorsFeaturizer
 from rasa.shared.nlu.training_data.message import Message
+from scipy import sparse
 
 CHECKED_RASA = "3.6.21"
 
@@ -28,6 +30,14 @@ if rasa.__version__ != CHECKED_RASA:
     raise ImportError(
         f"bot.nlu.count_featurizer relies on CountVectorsFeaturizer internals of Rasa {CHECKED_RASA}, "
         f"but Rasa {rasa.__version__} is installed: check the parent's process() and update CHECKED_RASA")
+
+
+def _rows(matrix: sparse.csr_matrix, first: int, n: int) -> sparse.coo_matrix:
+    """Rows first..first+n-1 as a COO matrix: what `matrix[first:first + n].tocoo()` gives, built
+    from the CSR arrays directly (scipy's slicing and conversion cost ~0.3 ms a message)."""
+    a, b = matrix.indptr[first], matrix.indptr[first + n]
+    rows = np.repeat(np.arange(n), np.diff(matrix.indptr[first:first + n + 1]))
+    return sparse.coo_matrix((matrix.data[a:b], (rows, matrix.indices[a:b])), shape=(n, matrix.shape[1]))
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
@@ -44,20 +54,20 @@ class BatchCountVectorsFeaturizer(CountVectorsFeaturizer):
             if not flat:
                 continue
             sequences = vectorizer.transform(flat)
+            sequences.sort_indices()  # per row, as the parent sorts each message's matrix
             sentences = (vectorizer.transform([" ".join(ts) for ts in tokens if ts])
                          if attribute in DENSE_FEATURIZABLE_ATTRIBUTES else None)
+            if sentences is not None:
+                sentences.sort_indices()
             start = sentence_row = 0
             for message, ts in zip(messages, tokens):
                 if not ts:
                     continue
-                seq = sequences[start:start + len(ts)]
-                seq.sort_indices()
+                seq = _rows(sequences, start, len(ts))
                 start += len(ts)
                 sentence = None
                 if sentences is not None:
-                    sentence = sentences[sentence_row:sentence_row + 1]
-                    sentence.sort_indices()
-                    sentence = sentence.tocoo()
+                    sentence = _rows(sentences, sentence_row, 1)
                     sentence_row += 1
-                self.add_features_to_message(seq.tocoo(), sentence, attribute, message)
+                self.add_features_to_message(seq, sentence, attribute, message)
         return messages
