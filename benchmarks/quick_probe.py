@@ -22,6 +22,11 @@ agency's service probability), `--agency-mix W` (the agency's probability = W ×
 + (1 − W) × the summed service probabilities, shared out the same way); `--real-cap N` (kcg1999 rows
 up to N per service, not the committed 400: the extra rows are built by import_cases.build_real,
 near-copy guard included, into a scratch folder under /tmp; nlu_data/ is not rewritten).
+`--citizenise W` (benchmarks/citizenise_eval.py): for each kcg1999 / tainan1999 row that the rewrite
+tables of benchmarks/data/citizen_rewrites.yml change, one citizen-worded copy with weight W × its
+source's weight, under the same source; in cross-validation a copy trains only where its original
+trains (same fold), is never scored, and stays out of the temperature hold-out (a copy of a held-out
+row is not fitted on; copies are not scored there either).
 `--json PATH` writes the figures (and per-row outcomes, for paired comparisons between variants).
 
     .venv/bin/python benchmarks/quick_probe.py [--errors 20] [--agency PWB] [--cv stratified|by-source|both]
@@ -33,7 +38,10 @@ import argparse
 import collections
 import contextlib
 import functools
+import hashlib
+import itertools
 import json
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -152,10 +160,14 @@ class Proxy:
         return _OneVsRestLogistic(self.v.lr_c).fit(x, y, w)
 
     def fit(self, texts: list[str], intents: list[str], weights: np.ndarray, temperature=None,
-            sources: list[str] | None = None, agency_temperature: float | None = None) -> Proxy:
+            sources: list[str] | None = None, agency_temperature: float | None = None,
+            copy_of: np.ndarray | None = None) -> Proxy:
         """`temperature` given: use it rather than fitting one on a hold-out (halves a CV fold's time).
         `sources`: the examples' sources (needed by `balance`). `agency_temperature`: the same for the
-        agency head (variant.agency_weight > 0)."""
+        agency head (variant.agency_weight > 0). `copy_of`: per example, the position of the example
+        it is a rewritten copy of, or -1 (`--citizenise`): the temperature hold-out is drawn over the
+        originals alone (the same draw as without copies), a copy of a held-out example is not fitted
+        on by the probe, and copies are never scored."""
         if self.v.balance and sources is not None:
             weights = balanced(weights, intents, sources, self.v.balance)
         counts = self._counts(texts, fit=True)
@@ -163,13 +175,13 @@ class Proxy:
         self.idf = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
         x = self._features(counts)
         y = np.array(intents)
-        held = temperature_holdout(y, 0.15, self.seed)  # the classifier's own hold-out
+        held, left_out = _holdout_with_copies(y, self.seed, copy_of)  # the classifier's own hold-out
         kinds = self._kinds()
         given = temperature if isinstance(temperature, tuple) else (temperature,) * len(kinds)
         temps = [t or 1.0 for t in given]
         if temperature is None and held.any():
             for j, kind in enumerate(kinds):
-                probe = self._fit_one(kind, x[~held], y[~held], weights[~held])
+                probe = self._fit_one(kind, x[~left_out], y[~left_out], weights[~left_out])
                 scores = probe.decision_function(x[held])
                 index = {c: i for i, c in enumerate(probe.classes_)}
                 truth = np.array([index[c] for c in y[held]])
@@ -181,21 +193,23 @@ class Proxy:
         self.clf = self.models[0]
         self.agency_clf = None
         if self.v.agency_weight:
-            self._fit_agency_head(x, y, weights, held, agency_temperature)
+            self._fit_agency_head(x, y, weights, held, agency_temperature, left_out)
         return self
 
     def _fit_agency_head(self, x, y: np.ndarray, weights: np.ndarray, held: np.ndarray,
-                         temperature: float | None) -> None:
+                         temperature: float | None, left_out: np.ndarray | None = None) -> None:
         """A LinearSVC on the services' agencies (same features, C, class weight and sample weights),
-        its softmax temperature fitted as the service head's: NLL on the same hold-out, same grid."""
+        its softmax temperature fitted as the service head's: NLL on the same hold-out, same grid.
+        `left_out`: the examples the probe does not fit on (default: the hold-out)."""
         from sklearn.svm import LinearSVC
 
         cat = catalogue()
         ya = np.array([cat.services[i].agency for i in y])
         self.agency_temperature = temperature or 1.0
-        if temperature is None and held.any() and len(set(ya[~held])) == len(set(ya)):
+        left_out = held if left_out is None else left_out
+        if temperature is None and held.any() and len(set(ya[~left_out])) == len(set(ya)):
             probe = LinearSVC(C=self.c, class_weight=self.v.class_weight, random_state=self.seed).fit(
-                x[~held], ya[~held], sample_weight=weights[~held])
+                x[~left_out], ya[~left_out], sample_weight=weights[~left_out])
             scores = probe.decision_function(x[held])
             index = {c: i for i, c in enumerate(probe.classes_)}
             truth = np.array([index[c] for c in ya[held]])
@@ -245,6 +259,24 @@ class Proxy:
                 ranking.insert(0, {"name": "nlu_fallback", "confidence": FALLBACK_THRESHOLD})
             out.append(ranking)
         return out
+
+
+def _holdout_with_copies(y: np.ndarray, seed: int, copy_of: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(held: the examples scored for the temperature, left_out: those the probe does not fit on).
+    Without copies both are the classifier's own hold-out. With copies (copy_of[i] >= 0: example i
+    is a rewritten copy of example copy_of[i]) the draw is over the originals alone, so it is the
+    draw the same originals get without copies; a copy goes where its original goes (left out of
+    the probe when its original is held out) and is never scored."""
+    if copy_of is None:
+        held = temperature_holdout(y, 0.15, seed)
+        return held, held
+    copy_of = np.asarray(copy_of)
+    base = copy_of < 0
+    held = np.zeros(len(y), dtype=bool)
+    held[base] = temperature_holdout(y[base], 0.15, seed)
+    left_out = held.copy()
+    left_out[~base] = held[copy_of[~base]]
+    return held, left_out
 
 
 class _OneVsRestLogistic:
@@ -347,6 +379,116 @@ def extra_real_rows(cap: int, scratch: Path | None = None) -> list[tuple[str, st
     return [r for r in rebuilt if (r[0], r[1]) not in committed]
 
 
+CITIZEN_REWRITES = ROOT / "benchmarks" / "data" / "citizen_rewrites.yml"
+
+
+@dataclass(frozen=True)
+class RewriteRule:
+    """One rule of citizen_rewrites.yml: a pattern and its alternative replacements."""
+
+    id: str
+    pattern: re.Pattern
+    replace: tuple[str, ...]
+    sources: frozenset[str] | None = None  # None: every source the table names
+    count: int = 0  # 0: every match; 1: the first only
+
+
+@functools.cache
+def citizen_rules(path: str = str(CITIZEN_REWRITES)) -> tuple[str, frozenset[str], tuple[RewriteRule, ...]]:
+    """(seed, sources the rewrite applies to, rules in order) from the reviewed table."""
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    rules = tuple(RewriteRule(str(r["id"]), re.compile(r["pattern"]), tuple(str(a) for a in r["replace"]),
+                              frozenset(r["sources"]) if r.get("sources") else None, int(r.get("count", 0)))
+                  for r in data["rules"])
+    ids = [r.id for r in rules]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate rule ids in {path}")
+    return str(data["seed"]), frozenset(data["sources"]), rules
+
+
+def _pick(seed: str, rule: str, k: int, text: str, n: int) -> int:
+    digest = hashlib.sha256(f"{seed}\x1f{rule}\x1f{k}\x1f{text}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % n
+
+
+def citizenise(text: str, source: str, path: Path = CITIZEN_REWRITES) -> str:
+    """An operator summary reworded as a citizen might write it, by the rules of `path` in order;
+    each match's alternative is picked by a hash of (seed, rule, match number, the original text),
+    so the same row always gets the same rewrite. Text of another source is returned unchanged."""
+    seed, sources, rules = citizen_rules(str(path))
+    if source not in sources:
+        return text
+    out = text
+    for rule in rules:
+        if rule.sources is not None and source not in rule.sources:
+            continue
+        counter = itertools.count()
+
+        def replace(m: re.Match, rule: RewriteRule = rule, counter=counter) -> str:
+            return m.expand(rule.replace[_pick(seed, rule.id, next(counter), text, len(rule.replace))])
+
+        out = rule.pattern.sub(replace, out, count=rule.count)
+    return out.strip()
+
+
+def citizen_copies(weight: float, weights: dict[str, float] | None = None, guard_dir: Path | None = None
+                   ) -> tuple[list[str], list[str], list[str], np.ndarray, np.ndarray, dict]:
+    """Rewritten copies of the committed rows the rewrite changes, in training_set()'s row order:
+    (texts normalised, intents, sources, weights = `weight` × the source's weight, origin = the
+    original's index in training_set(), counts). A copy whose normalised text equals any example's
+    or another copy's is skipped, and so is one that near-copies a dev text (import_cases' guard:
+    character-trigram Jaccard >= 0.8 against ../shared/data/eval, as every training source)."""
+    from bot.nlu.import_cases import near_copies
+
+    weights = source_weights() if weights is None else weights
+    rows = load_sourced(curated=False)
+    seen = {normalise_text(t) for t, _, _ in rows}
+    sources_on = citizen_rules(str(CITIZEN_REWRITES))[1]
+    picked: list[tuple[int, str]] = []
+    counts: dict = {"candidates": {}, "unchanged": {}, "duplicates": {}, "near_copies": {}, "copies": {}}
+    for i, (text, _, source) in enumerate(rows):
+        if source not in sources_on:
+            continue
+        counts["candidates"][source] = counts["candidates"].get(source, 0) + 1
+        new = normalise_text(citizenise(text, source))
+        if new == normalise_text(text):
+            counts["unchanged"][source] = counts["unchanged"].get(source, 0) + 1
+        elif new in seen:
+            counts["duplicates"][source] = counts["duplicates"].get(source, 0) + 1
+        else:
+            seen.add(new)
+            picked.append((i, new))
+    guard_dir = guard_dir or ROOT.parent / "shared" / "data" / "eval"
+    if not guard_dir.is_dir():
+        raise SystemExit(f"no guard texts at {guard_dir}: refusing to add copies without the near-copy check")
+    guard = [normalise_text(json.loads(line)["text"]) for path in sorted(guard_dir.glob("*.jsonl"))
+             for line in path.open(encoding="utf-8") if line.strip()]
+    near = near_copies([t for _, t in picked], guard)
+    for j in sorted(near):
+        s = rows[picked[j][0]][2]
+        counts["near_copies"][s] = counts["near_copies"].get(s, 0) + 1
+    picked = [p for j, p in enumerate(picked) if j not in near]
+    for i, _ in picked:
+        counts["copies"][rows[i][2]] = counts["copies"].get(rows[i][2], 0) + 1
+    texts = [t for _, t in picked]
+    intents = [rows[i][1] for i, _ in picked]
+    sources = [rows[i][2] for i, _ in picked]
+    w = np.array([weight * weights.get(s, 1.0) for s in sources], dtype=np.float64)
+    return texts, intents, sources, w, np.array([i for i, _ in picked], dtype=np.int64), counts
+
+
+def with_citizen_copies(texts: list[str], intents: list[str], sources: list[str], w: np.ndarray, weight: float,
+                        weights: dict[str, float] | None = None
+                        ) -> tuple[list[str], list[str], list[str], np.ndarray, np.ndarray, dict]:
+    """training_set()'s rows followed by their citizen copies, and `origin` (-1 for a row of
+    training_set(), else its original's index): what cross_validate and Proxy.fit take."""
+    ctexts, cintents, csources, cw, corigin, counts = citizen_copies(weight, weights)
+    origin = np.concatenate([np.full(len(texts), -1, dtype=np.int64), corigin])
+    return (texts + ctexts, intents + cintents, sources + csources, np.concatenate([w, cw]), origin, counts)
+
+
 def training_set(weights: dict[str, float] | None = None, real_cap: int | None = None
                  ) -> tuple[list[str], list[str], list[str], np.ndarray]:
     """The model's training material; `real_cap`: the committed rows, then the extra kcg1999 rows."""
@@ -390,21 +532,48 @@ def cv_folds(sources: list[str], mode: str = "stratified", k: int = 5, seed: int
     return fold
 
 
+def copy_folds(fold: np.ndarray, origin: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(each row's fold for training, the rows scored). A copy (origin >= 0) takes its original's
+    fold, so it is held out exactly when its original is; it is never scored."""
+    if origin is None:
+        return fold, fold >= 0
+    train_fold = fold.copy()
+    copies = origin >= 0
+    train_fold[copies] = fold[origin[copies]]
+    return train_fold, (fold >= 0) & ~copies
+
+
+def copy_positions(train: np.ndarray, origin: np.ndarray | None) -> np.ndarray | None:
+    """Proxy.fit's `copy_of` for the training rows `train` (indices into rows whose `origin` is -1
+    or the index of the row copied): each copy's original as a position within `train`."""
+    if origin is None:
+        return None
+    position = {int(i): j for j, i in enumerate(train)}
+    return np.array([position[int(origin[i])] if origin[i] >= 0 else -1 for i in train], dtype=np.int64)
+
+
 def cross_validate(texts, intents, sources, w, mode: str = "stratified", k: int = 5, c: float = CONFIG_C,
                    seed: int = 0, temperature=None, variant: Variant | None = None,
-                   agency_temperature: float | None = None) -> tuple[list[dict], list[dict]]:
+                   agency_temperature: float | None = None, origin: np.ndarray | None = None
+                   ) -> tuple[list[dict], list[dict]]:
     """Out-of-fold (rows, rankings). `stratified`: k folds each holding 1/k of every real source
     (our written examples always train, never validate: they were written against dev errors);
-    `by-source`: one fold per source, ours included."""
+    `by-source`: one fold per source, ours included. `origin` (--citizenise): -1 for a row, else the
+    index of the row it is a copy of (copies after the rows): the folds are drawn over the rows
+    alone, a copy trains where its original trains and is never scored."""
     cat = catalogue()
     idx = np.arange(len(texts))
-    fold = cv_folds(sources, mode, k, seed)
+    base = np.ones(len(texts), dtype=bool) if origin is None else origin < 0
+    fold = np.full(len(texts), -1)
+    fold[base] = cv_folds([s for s, b in zip(sources, base) if b], mode, k, seed)
+    train_fold, scored = copy_folds(fold, origin)
     rows: list[dict] = []
     out: list[dict] = []
-    for f in sorted(set(fold) - {-1}):
-        train, test = idx[fold != f], idx[fold == f]
+    for f in sorted(set(fold[scored]) - {-1}):
+        train, test = idx[train_fold != f], idx[scored & (fold == f)]
         model = Proxy(c, variant=variant).fit([texts[i] for i in train], [intents[i] for i in train], w[train],
-                                              temperature, [sources[i] for i in train], agency_temperature)
+                                              temperature, [sources[i] for i in train], agency_temperature,
+                                              copy_positions(train, origin))
         test_texts = [texts[i] for i in test]
         rankings = model.rankings(test_texts)
         for i, t, r in zip(test, test_texts, rankings):
@@ -496,12 +665,17 @@ def main() -> None:
                       help="agency probability = W × the agency head + (1 − W) × the summed service probabilities")
     ap.add_argument("--real-cap", type=int, metavar="N",
                     help="kcg1999 rows up to N per service (scratch build under /tmp; nlu_data/ untouched)")
+    ap.add_argument("--citizenise", type=float, metavar="W",
+                    help="add a citizen-worded copy of each kcg1999/tainan1999 row the rewrite changes "
+                         "(benchmarks/data/citizen_rewrites.yml), weight W × its source's; same source and fold")
     ap.add_argument("--json", help="write the figures (and CV per-row outcomes) to this file")
     ap.add_argument("--weights", help='JSON source weights overriding config.yml, e.g. \'{"kcg1999": 0.5}\'')
     ap.add_argument("--no-real", action="store_true", help="our written examples only")
     ap.add_argument("--sealed", action="store_true",
                     help="also score the sealed half (figures only; do not choose by it)")
     args = ap.parse_args()
+    if args.citizenise and args.no_real:
+        ap.error("--citizenise copies real rows: not with --no-real")
     variant = Variant(c=args.c, balance=args.balance, word_max=args.word_max, char_max=args.char_max,
                       clf=args.clf, lr_c=args.lr_c, sublinear=not args.no_sublinear, max_df=args.max_df,
                       class_weight=args.class_weight,
@@ -516,8 +690,14 @@ def main() -> None:
     print(f"{len(texts)} examples from {dict(collections.Counter(sources))}, weights {weights}")
     print(f"variant {variant}")
     report: dict = {"variant": asdict(variant), "weights": weights, "n": len(texts)}
+    origin = None
+    if args.citizenise:
+        texts, intents, sources, w, origin, counts = with_citizen_copies(texts, intents, sources, w, args.citizenise,
+                                                                         weights)
+        report["citizenise"] = {"weight": args.citizenise, **counts}
+        print(f"citizenise {args.citizenise}: {counts}")
     start = time.perf_counter()
-    model = Proxy(variant=variant).fit(texts, intents, w, sources=sources)
+    model = Proxy(variant=variant).fit(texts, intents, w, sources=sources, copy_of=origin)
     report["train_s"] = round(time.perf_counter() - start, 1)
     temps = model.temperature if isinstance(model.temperature, tuple) else (model.temperature,)
     report["temperature"] = list(temps)
@@ -549,7 +729,7 @@ def main() -> None:
     for mode in modes:
         start = time.perf_counter()
         rows, oof = cross_validate(texts, intents, sources, w, mode, temperature=model.temperature, variant=variant,
-                                   agency_temperature=agency_temperature)
+                                   agency_temperature=agency_temperature, origin=origin)
         report[mode] = report_cv(rows, oof, mode)
         report[mode]["cv_s"] = round(time.perf_counter() - start, 1)
         print(f"CV ({mode}) in {report[mode]['cv_s']} s")

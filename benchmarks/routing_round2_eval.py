@@ -102,13 +102,19 @@ OUT = ROOT / "benchmarks" / "results" / "routing_round2.json"
 # --- out-of-fold rankings -------------------------------------------------------------------------
 
 def out_of_fold(texts, intents, sources, w, n_base: int, mode: str, temps: tuple, weights: dict[str, float],
-                variant: qp.Variant, fold_temps: list | None = None) -> dict[str, list]:
+                variant: qp.Variant, fold_temps: list | None = None,
+                origin: np.ndarray | None = None) -> dict[str, list]:
     """Rankings of the base rows (the first n_base) for each agency weight, one fit per fold. Rows after
-    n_base (extra real rows) only train, and never in the fold that holds their source out."""
+    n_base (extra real rows) only train, and never in the fold that holds their source out. `origin`
+    (rows after n_base that are rewritten copies of base rows, benchmarks/citizenise_eval.py): -1 for a
+    base row, else the index of the row copied; a copy is then left out exactly where its original is
+    (its fold, in either mode) and stays out of the temperature hold-out (quick_probe.Proxy.fit)."""
     fold = np.full(len(texts), -1)
     fold[:n_base] = qp.cv_folds(sources[:n_base], mode)
     extra_out = np.full(len(texts), -2)
-    if mode == "by-source" and len(texts) > n_base:
+    if origin is not None:
+        extra_out[n_base:] = fold[origin[n_base:]]
+    elif mode == "by-source" and len(texts) > n_base:
         by_source = {s: int(fold[i]) for i, s in enumerate(sources[:n_base])}
         extra_out[n_base:] = [by_source[s] for s in sources[n_base:]]
     idx = np.arange(len(texts))
@@ -118,7 +124,8 @@ def out_of_fold(texts, intents, sources, w, n_base: int, mode: str, temps: tuple
         train = idx[(fold != f) & (extra_out != f)]
         test = idx[fold == f]
         model = qp.Proxy(variant=variant).fit([texts[i] for i in train], [intents[i] for i in train], w[train],
-                                              temps[0], [sources[i] for i in train], temps[1])
+                                              temps[0], [sources[i] for i in train], temps[1],
+                                              qp.copy_positions(train, origin))
         test_texts = [texts[i] for i in test]
         p, pa = model.head_probabilities(test_texts)
         for name, weight in weights.items():
