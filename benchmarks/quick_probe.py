@@ -440,7 +440,7 @@ def citizen_copies(weight: float, weights: dict[str, float] | None = None, guard
     original's index in training_set(), counts). A copy whose normalised text equals any example's
     or another copy's is skipped, and so is one that near-copies a dev text (import_cases' guard:
     character-trigram Jaccard >= 0.8 against ../shared/data/eval, as every training source)."""
-    from bot.nlu.import_cases import near_copies
+    from bot.nlu.import_cases import guard_texts, near_copies
 
     weights = source_weights() if weights is None else weights
     rows = load_sourced(curated=False)
@@ -463,9 +463,7 @@ def citizen_copies(weight: float, weights: dict[str, float] | None = None, guard
     guard_dir = guard_dir or ROOT.parent / "shared" / "data" / "eval"
     if not guard_dir.is_dir():
         raise SystemExit(f"no guard texts at {guard_dir}: refusing to add copies without the near-copy check")
-    guard = [normalise_text(json.loads(line)["text"]) for path in sorted(guard_dir.glob("*.jsonl"))
-             for line in path.open(encoding="utf-8") if line.strip()]
-    near = near_copies([t for _, t in picked], guard)
+    near = near_copies([t for _, t in picked], guard_texts(guard_dir))
     for j in sorted(near):
         s = rows[picked[j][0]][2]
         counts["near_copies"][s] = counts["near_copies"].get(s, 0) + 1

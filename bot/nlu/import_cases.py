@@ -160,6 +160,13 @@ def _service_of(source: str, row: dict, text: str, mapping: dict, cat) -> str | 
     return None
 
 
+def guard_texts(guard_dir: Path) -> list[str]:
+    """The normalised texts of every JSONL file in `guard_dir` (the eval split): what no training
+    row may near-copy."""
+    return [normalise_text(json.loads(line)["text"]) for path in sorted(guard_dir.glob("*.jsonl"))
+            for line in path.open(encoding="utf-8") if line.strip()]
+
+
 def build_real(train_dir: Path, out_dir: Path | None = None, guard_dir: Path | None = None,
                mapping_path: Path | None = None, seed: int = 1999) -> dict:
     """Write one YAML file of examples per source into `out_dir` (default
@@ -171,10 +178,7 @@ def build_real(train_dir: Path, out_dir: Path | None = None, guard_dir: Path | N
     mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8")) or {}
     caps = mapping.get("cap_per_service", {})
     out_dir = out_dir or NLU_DIR / "real" / "examples"
-    guard = []
-    if guard_dir and guard_dir.is_dir():
-        for path in sorted(guard_dir.glob("*.jsonl")):
-            guard += [normalise_text(json.loads(line)["text"]) for line in path.open(encoding="utf-8") if line.strip()]
+    guard = guard_texts(guard_dir) if guard_dir and guard_dir.is_dir() else []
     cat = catalogue()
     seen: set[str] = {normalise_text(t) for t, _ in load_examples(curated=False, real=False)}
     counts: dict = {}
