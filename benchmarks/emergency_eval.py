@@ -83,6 +83,7 @@ HELD = {
     "v9": (DATA / "emergency_heldout_v9.jsonl", DATA / "emergency_lookalikes_heldout_v9.jsonl"),
     "v10": (DATA / "emergency_heldout_v10.jsonl", DATA / "emergency_lookalikes_heldout_v10.jsonl"),
     "v11": (DATA / "emergency_heldout_v11.jsonl", DATA / "emergency_lookalikes_heldout_v11.jsonl"),
+    "v12": (DATA / "emergency_heldout_v12.jsonl", DATA / "emergency_lookalikes_heldout_v12.jsonl"),
 }
 SPENT = ("v1", "v2", "v3")
 KCG = ROOT.parent / "shared" / "data" / "train" / "kcg1999_train.jsonl"
