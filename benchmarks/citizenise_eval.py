@@ -201,18 +201,21 @@ def citizen_proxy(arrays: dict[str, dict], src: np.ndarray, intents: np.ndarray,
     return out
 
 
-def run_treatment(treatment: str, result: dict) -> None:
+def run_treatment(treatment: str, result: dict, variants: dict | None = None, full=None, arrays_of=None) -> None:
+    """`variants` (name → spec), `full(name, spec)` and `arrays_of(mode, treatment, name, spec,
+    temperature)`: another experiment's (benchmarks/mask_eval.py); by default this one's."""
+    variants, full, arrays_of = variants or VARIANTS, full or full_model, arrays_of or variant_arrays
     tag = TREATMENTS[treatment]
     part = result.setdefault(tag, {})
-    fulls = {name: full_model(name, weight) for name, weight in VARIANTS.items()}
+    fulls = {name: full(name, weight) for name, weight in variants.items()}
     result["full_models"] = {name: {k: v for k, v in f.items() if k != "tune"} for name, f in fulls.items()}
     result["tune_information_only"] = {name: f["tune"] for name, f in fulls.items()}
     texts, intents, sources, _ = qp.training_set()
     real_services = {i for i, s in zip(intents, sources) if s != OURS}
     for mode in MODES:
-        arrays = {name: variant_arrays(mode, treatment, name, weight,
-                                       fulls[name]["temperature"] if treatment == "full" else None)
-                  for name, weight in VARIANTS.items()}
+        arrays = {name: arrays_of(mode, treatment, name, weight,
+                                  fulls[name]["temperature"] if treatment == "full" else None)
+                  for name, weight in variants.items()}
         meta = {name: {"cv_seconds": round(float(a.pop("meta_seconds")[0]), 1),
                        "fold_temperatures": [round(float(t), 4) for t in a.pop("meta_fold_temperatures")]}
                 for name, a in arrays.items()}
@@ -236,19 +239,26 @@ def run_treatment(treatment: str, result: dict) -> None:
     part["decision"] = verdict
 
 
-def main() -> None:
+def start(doc: str, default_out: Path) -> tuple[argparse.Namespace, Path, dict]:
+    """The command line, and the result file (read again if there) with the rule of `doc` and the
+    emergency rules' hash: the start of this script and of benchmarks/mask_eval.py."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--treatment", choices=[*TREATMENTS, "both"], default="both")
-    ap.add_argument("--out", default=str(OUT))
+    ap.add_argument("--out", default=str(default_out))
     args = ap.parse_args()
-    wall = time.perf_counter()
     out_path = Path(args.out)
     result = json.loads(out_path.read_text(encoding="utf-8")) if out_path.exists() else {}
-    result["rule"] = __doc__.split("PRE-REGISTERED ADOPTION RULE", 1)[1].split("Run (", 1)[0].strip()
+    result["rule"] = doc.split("PRE-REGISTERED ADOPTION RULE", 1)[1].split("Run (", 1)[0].strip()
     from bot.nlu import emergency
 
     result["emergency"] = {"detector": "keyword rules only (emergency_model.current pinned to None)",
                            "rules_sha256": hashlib.sha256(emergency.RULES_FILE.read_bytes()).hexdigest()}
+    return args, out_path, result
+
+
+def main() -> None:
+    wall = time.perf_counter()
+    args, out_path, result = start(__doc__, OUT)
     result["rewrites_sha256"] = hashlib.sha256(qp.CITIZEN_REWRITES.read_bytes()).hexdigest()
     for treatment in TREATMENTS if args.treatment == "both" else (args.treatment,):
         run_treatment(treatment, result)

@@ -56,6 +56,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from route_eval import EVAL_DIR, print_table, score, sweep_thresholds  # noqa: E402
 
 from bot.catalogue import catalogue  # noqa: E402
+from bot.nlu import feature_mask  # noqa: E402
 from bot.nlu.normalise import normalise_text  # noqa: E402
 from bot.nlu.router import CLARIFY_THRESHOLD, decide  # noqa: E402
 from bot.nlu.temperature import temperature_holdout  # noqa: E402
@@ -97,6 +98,9 @@ class Variant:
     # 0: no agency head (the model). 1: the agency head's probability is the agency's; 0 < W < 1: W × the
     # agency head + (1 − W) × the summed service probabilities (benchmarks/routing_round2_eval.py).
     agency_weight: float = 0.0
+    # "places" (the model since benchmarks/mask_eval.py): numbers, Kaohsiung's district names and curated
+    # road names replaced by placeholders in the features only (bot/nlu/feature_mask.py). "": the text as is.
+    mask: str = "places"
 
 
 def balanced(weights: np.ndarray, intents: list[str], sources: list[str], power: float) -> np.ndarray:
@@ -127,6 +131,8 @@ class Proxy:
     def _counts(self, texts: list[str], fit: bool = False):
         from scipy import sparse
 
+        if self.v.mask:
+            texts = [mask_places(t) for t in texts]
         if fit:
             from sklearn.feature_extraction.text import CountVectorizer
 
@@ -304,6 +310,12 @@ class _OneVsRestLogistic:
 
 
 _JIEBA_READY = False
+
+
+@functools.cache
+def mask_places(text: str) -> str:
+    """bot.nlu.feature_mask.mask_places, cached (cross-validation masks every text once)."""
+    return feature_mask.mask_places(text)
 
 
 def _jieba_tokens(text: str) -> list[str]:
@@ -669,6 +681,7 @@ def main() -> None:
     ap.add_argument("--json", help="write the figures (and CV per-row outcomes) to this file")
     ap.add_argument("--weights", help='JSON source weights overriding config.yml, e.g. \'{"kcg1999": 0.5}\'')
     ap.add_argument("--no-real", action="store_true", help="our written examples only")
+    ap.add_argument("--no-mask", action="store_true", help="features of the text as is (no place/number mask)")
     ap.add_argument("--sealed", action="store_true",
                     help="also score the sealed half (figures only; do not choose by it)")
     args = ap.parse_args()
@@ -677,7 +690,8 @@ def main() -> None:
     variant = Variant(c=args.c, balance=args.balance, word_max=args.word_max, char_max=args.char_max,
                       clf=args.clf, lr_c=args.lr_c, sublinear=not args.no_sublinear, max_df=args.max_df,
                       class_weight=args.class_weight,
-                      agency_weight=1.0 if args.agency_head else (args.agency_mix or 0.0))
+                      agency_weight=1.0 if args.agency_head else (args.agency_mix or 0.0),
+                      mask="" if args.no_mask else "places")
 
     weights = json.loads(args.weights) if args.weights else source_weights()
     texts, intents, sources, w = training_set(weights, args.real_cap)

@@ -28,6 +28,7 @@ import yaml
 
 from bot.catalogue import ROOT, load_catalogue
 from bot.config import settings
+from bot.nlu import feature_mask
 from bot.nlu.normalise import KEEP_PHRASES_FILE, normalise_text
 from bot.nlu.training_data import NLU_DIR, curated_dir, example_files, load_examples
 
@@ -42,8 +43,11 @@ ROUTE_ACTION = "action_route"
 ROUTE_POLICY = "bot.nlu.route_policy.RoutePolicy"
 # Code that shapes the model: a change here must retrain too.
 _CODE = [ROOT / "bot" / "nlu" / name
-         for name in ("featurizer.py", "count_featurizer.py", "classifier.py", "normalise.py", "embeddings.py")]
+         for name in ("featurizer.py", "count_featurizer.py", "classifier.py", "normalise.py", "embeddings.py",
+                      "tokenizer.py", "feature_mask.py")]
 _CODE.append(Path(__file__))
+# The place names the tokenizer masks (bot/nlu/feature_mask.py) are stored in the model: their source retrains.
+_CODE += [ROOT / "bot" / "cases" / "places.py", ROOT / "nlu_data" / "lookups" / "places.yml"]
 _CODE.append(KEEP_PHRASES_FILE)  # the normaliser's data: it gives the texts the form they are learnt in
 
 
@@ -155,8 +159,10 @@ def assemble(out: Path = BUILD_DIR) -> Path:
 
     config = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     for component in config["pipeline"]:
-        if component["name"] == "JiebaTokenizer":
+        if component["name"].endswith("JiebaTokenizer"):
             component["dictionary_path"] = str(out / "jieba")
+        if component["name"].endswith("PlaceMaskingJiebaTokenizer"):
+            component["place_names"] = [list(pair) for pair in feature_mask.current_place_names()]
     for policy in config["policies"]:
         if policy["name"] == ROUTE_POLICY:  # every service intent (and nlu_fallback) → action_route
             policy["intents"] = [*intents, "nlu_fallback"]
