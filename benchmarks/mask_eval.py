@@ -26,13 +26,22 @@ only), the model retrained and the real model's dev decisions scored (tune for i
 half reported, never used to choose). The emergency detector is the keyword rules alone, as there;
 nothing on the sealed half is computed here; the tune half is scored for information only.
 
+SECOND ROUND (`--round 2`), written 2026-12-07 23:18 UTC (`date -u`: 23:18:47 while writing it), after
+round 1 was adopted and before any round-2 variant was run; not to be changed after. `base` is now the
+adopted model (mask `places`); the variant `places+` (mask `places_plus`, quick_probe.more_place_names)
+masks besides: the gazetteer's 237 road names (curated and pinyin-listed, bot.geo.gazetteer.road_names)
+instead of the 140 curated ones, Kaohsiung's 826 village names of three or more characters → "◎里", and
+nine city names (高雄市, 臺北市, 台北市, 新北市, 臺南市, 台南市, 臺中市, 台中市, 桃園市) → "◎市".
+The same rule, (a) to (d) in both treatments, `places+` against `base`; if adopted, ported the same way.
+
 Run (one core, nice; out-of-fold decision arrays cached under /tmp/mask_eval):
 
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/mask_eval.py [--treatment full|fold|both]
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python benchmarks/mask_eval.py [--round 1|2] [--treatment full|fold|both]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -52,8 +61,9 @@ from route_eval import score  # noqa: E402
 from bot.catalogue import catalogue  # noqa: E402
 from bot.nlu.normalise import normalise_text  # noqa: E402
 
-VARIANTS = {"base": "", "places": "places"}  # name → Variant.mask
-CACHE = Path("/tmp/mask_eval/v1")
+ROUNDS = {1: {"base": "", "places": "places"}, 2: {"base": "places", "places+": "places_plus"}}  # name → Variant.mask
+CACHE_ROOT = Path("/tmp/mask_eval")
+CACHE = CACHE_ROOT / "v1"
 OUT = ROOT / "benchmarks" / "results" / "mask_eval.json"
 
 
@@ -72,7 +82,7 @@ def full_model(name: str, mask: str) -> dict:
         norm = [normalise_text(r["text"]) for r in part]
         for t in ce.THRESHOLDS:
             tune[f"{file}@{t}"] = qp._brief(score(part, qp.decisions(model, norm, threshold=t)))
-    masked = sum(qp.mask_places(t) != t for t in texts) if mask else 0
+    masked = sum(qp.mask_places(t, mask) != t for t in texts) if mask else 0
     out = {"name": name, "mask": mask, "n": len(texts), "masked_examples": masked,
            "temperature": model.temperature, "fit_seconds": round(seconds, 1), "tune": tune}
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -107,13 +117,21 @@ def variant_arrays(mode: str, treatment: str, name: str, mask: str, temperature:
 
 
 def main() -> None:
+    global CACHE
     wall = time.perf_counter()
-    args, out_path, result = ce.start(__doc__, OUT)
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--round", type=int, choices=sorted(ROUNDS), default=1)
+    known, sys.argv[1:] = pre.parse_known_args()  # the rest is citizenise_eval.start's command line
+    round_ = known.round
+    variants = ROUNDS[round_]
+    CACHE = CACHE_ROOT / f"v{round_}"
+    args, out_path, result = ce.start(__doc__, OUT if round_ == 1 else OUT.with_name("mask_eval2.json"))
+    name = next(n for n in variants if n != "base")
     for treatment in ce.TREATMENTS if args.treatment == "both" else (args.treatment,):
-        ce.run_treatment(treatment, result, VARIANTS, full_model, variant_arrays)
-        done = [result[t]["decision"]["places"] for t in ce.TREATMENTS.values() if "decision" in result.get(t, {})]
-        result["decision"] = {"places": {"adopt": len(done) == 2 and all(d["adopt"] for d in done),
-                                         "treatments": len(done)}}
+        ce.run_treatment(treatment, result, variants, full_model, variant_arrays)
+        done = [result[t]["decision"][name] for t in ce.TREATMENTS.values() if "decision" in result.get(t, {})]
+        result["decision"] = {name: {"adopt": len(done) == 2 and all(d["adopt"] for d in done),
+                                     "treatments": len(done)}}
         result.setdefault("wall_seconds", {})[ce.TREATMENTS[treatment]] = round(time.perf_counter() - wall, 1)
         out_path.parent.mkdir(parents=True, exist_ok=True)
         out_path.write_text(json.dumps(rr2._finite(result), ensure_ascii=False, indent=1), encoding="utf-8")
