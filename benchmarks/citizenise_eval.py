@@ -79,6 +79,7 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -124,44 +125,59 @@ def full_model(name: str, weight: float) -> dict:
     start = time.perf_counter()
     model = qp.Proxy().fit(texts, intents, w, sources=sources, copy_of=origin)
     seconds = time.perf_counter() - start
-    tune: dict = {}
-    for file, rows in qp.dev_rows().items():
-        part = [r for r in rows if r.get("half") == "tune"]  # never the sealed half
-        norm = [normalise_text(r["text"]) for r in part]
-        for t in THRESHOLDS:
-            tune[f"{file}@{t}"] = qp._brief(score(part, qp.decisions(model, norm, threshold=t)))
     out = {"name": name, "weight": weight, "n": len(texts), "n_base": n_base, "copies": counts,
-           "temperature": model.temperature, "fit_seconds": round(seconds, 1), "tune": tune}
+           "temperature": model.temperature, "fit_seconds": round(seconds, 1), "tune": tune_figures(model)}
     CACHE.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
     print(f"{name}: {len(texts)} examples, temperature {model.temperature:.3f}, fit {seconds:.0f} s", flush=True)
     return out
 
 
-def variant_arrays(mode: str, treatment: str, name: str, weight: float, temperature: float | None) -> dict:
-    """The router's decision arrays on the base rows' out-of-fold rankings (cached)."""
-    path = CACHE / f"{mode}_{treatment}_{weight}.npz"
+def tune_figures(model: qp.Proxy) -> dict:
+    """The dev split's tune half at THRESHOLDS, for information (never the sealed half)."""
+    tune: dict = {}
+    for file, rows in qp.dev_rows().items():
+        part = [r for r in rows if r.get("half") == "tune"]
+        norm = [normalise_text(r["text"]) for r in part]
+        for t in THRESHOLDS:
+            tune[f"{file}@{t}"] = qp._brief(score(part, qp.decisions(model, norm, threshold=t)))
+    return tune
+
+
+def cached_arrays(path: Path, heading: str, material_: Callable[[], tuple], mode: str, name: str,
+                  temperature: float | None, variant: qp.Variant) -> dict:
+    """The router's decision arrays on the first n_base rows' out-of-fold rankings, read from `path` or
+    computed and written there. `material_()` gives (texts, intents, sources, weights, n_base, origin),
+    rows after n_base being copies (origin: see routing_round2_eval.out_of_fold) or none."""
     if path.exists():
         data = np.load(path)
         return {k: data[k] for k in data.files}
-    texts, intents, sources, w, origin, _, n_base = material(weight)
+    texts, intents, sources, w, n_base, origin = material_()
     start = time.perf_counter()
     fold_temps: list = []
-    print(f"{mode} / {treatment} / {name}: {len(texts)} rows ({len(texts) - n_base} copies), "
-          f"temperature {temperature}", flush=True)
+    print(f"{heading}: {len(texts)} rows ({len(texts) - n_base} copies), temperature {temperature}", flush=True)
     ranks = rr2.out_of_fold(texts, intents, sources, w, n_base, mode, (temperature, None), {name: 0.0},
-                            qp.Variant(), fold_temps, origin)
-    fold = qp.cv_folds(sources[:n_base], mode)
-    val = np.nonzero(fold >= 0)[0]
+                            variant, fold_temps, origin)
+    val = np.nonzero(qp.cv_folds(sources[:n_base], mode) >= 0)[0]
     cat = catalogue()
     arr = rr2.decision_arrays([texts[i] for i in val], [cat.services[intents[i]].agency for i in val],
                               [ranks[name][i] for i in val])
     arr["meta_seconds"] = np.array([time.perf_counter() - start])
     arr["meta_fold_temperatures"] = np.array([t[0] for t in fold_temps], dtype=float)
-    CACHE.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arr)
-    print(f"{mode} / {treatment} / {name}: {arr['meta_seconds'][0]:.0f} s", flush=True)
+    print(f"{heading}: {arr['meta_seconds'][0]:.0f} s", flush=True)
     return arr
+
+
+def variant_arrays(mode: str, treatment: str, name: str, weight: float, temperature: float | None) -> dict:
+    """The router's decision arrays on the base rows' out-of-fold rankings (cached)."""
+    def material_() -> tuple:
+        texts, intents, sources, w, origin, _, n_base = material(weight)
+        return texts, intents, sources, w, n_base, origin
+
+    return cached_arrays(CACHE / f"{mode}_{treatment}_{weight}.npz", f"{mode} / {treatment} / {name}", material_,
+                         mode, name, temperature, qp.Variant())
 
 
 def at_threshold(arrays: dict[str, dict], src: np.ndarray, t: float) -> dict:

@@ -47,8 +47,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -56,35 +54,28 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 import citizenise_eval as ce  # noqa: E402
 import quick_probe as qp  # noqa: E402
 import routing_round2_eval as rr2  # noqa: E402
-from route_eval import score  # noqa: E402
-
-from bot.catalogue import catalogue  # noqa: E402
-from bot.nlu.normalise import normalise_text  # noqa: E402
 
 ROUNDS = {1: {"base": "", "places": "places"}, 2: {"base": "places", "places+": "places_plus"}}  # name → Variant.mask
-CACHE_ROOT = Path("/tmp/mask_eval")
-CACHE = CACHE_ROOT / "v1"
+CACHE = Path("/tmp/mask_eval")
 OUT = ROOT / "benchmarks" / "results" / "mask_eval.json"
+
+
+def _key(name: str, mask: str) -> str:
+    return f"{name}_{mask or 'unmasked'}"  # "base" is unmasked in round 1, masked in round 2
 
 
 def full_model(name: str, mask: str) -> dict:
     """The variant fitted on all the material: its temperature and the tune half (information only)."""
-    path = CACHE / f"full_{name}.json"
+    path = CACHE / f"full_{_key(name, mask)}.json"
     if path.exists():
         return json.loads(path.read_text(encoding="utf-8"))
     texts, intents, sources, w = qp.training_set()
     start = time.perf_counter()
     model = qp.Proxy(variant=qp.Variant(mask=mask)).fit(texts, intents, w, sources=sources)
     seconds = time.perf_counter() - start
-    tune: dict = {}
-    for file, rows in qp.dev_rows().items():
-        part = [r for r in rows if r.get("half") == "tune"]  # never the sealed half
-        norm = [normalise_text(r["text"]) for r in part]
-        for t in ce.THRESHOLDS:
-            tune[f"{file}@{t}"] = qp._brief(score(part, qp.decisions(model, norm, threshold=t)))
     masked = sum(qp.mask_places(t, mask) != t for t in texts) if mask else 0
     out = {"name": name, "mask": mask, "n": len(texts), "masked_examples": masked,
-           "temperature": model.temperature, "fit_seconds": round(seconds, 1), "tune": tune}
+           "temperature": model.temperature, "fit_seconds": round(seconds, 1), "tune": ce.tune_figures(model)}
     CACHE.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, ensure_ascii=False), encoding="utf-8")
     print(f"{name}: {len(texts)} examples ({masked} masked), temperature {model.temperature:.3f}, "
@@ -94,37 +85,21 @@ def full_model(name: str, mask: str) -> dict:
 
 def variant_arrays(mode: str, treatment: str, name: str, mask: str, temperature: float | None) -> dict:
     """The router's decision arrays on out-of-fold rankings (cached); the router reads the unmasked text."""
-    path = CACHE / f"{mode}_{treatment}_{name}.npz"
-    if path.exists():
-        data = np.load(path)
-        return {k: data[k] for k in data.files}
-    texts, intents, sources, w = qp.training_set()
-    start = time.perf_counter()
-    fold_temps: list = []
-    print(f"{mode} / {treatment} / {name}: temperature {temperature}", flush=True)
-    ranks = rr2.out_of_fold(texts, intents, sources, w, len(texts), mode, (temperature, None), {name: 0.0},
-                            qp.Variant(mask=mask), fold_temps)
-    val = np.nonzero(qp.cv_folds(sources, mode) >= 0)[0]
-    cat = catalogue()
-    arr = rr2.decision_arrays([texts[i] for i in val], [cat.services[intents[i]].agency for i in val],
-                              [ranks[name][i] for i in val])
-    arr["meta_seconds"] = np.array([time.perf_counter() - start])
-    arr["meta_fold_temperatures"] = np.array([t[0] for t in fold_temps], dtype=float)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arr)
-    print(f"{mode} / {treatment} / {name}: {arr['meta_seconds'][0]:.0f} s", flush=True)
-    return arr
+    def material_() -> tuple:
+        texts, intents, sources, w = qp.training_set()
+        return texts, intents, sources, w, len(texts), None
+
+    return ce.cached_arrays(CACHE / f"{mode}_{treatment}_{_key(name, mask)}.npz", f"{mode} / {treatment} / {name}",
+                            material_, mode, name, temperature, qp.Variant(mask=mask))
 
 
 def main() -> None:
-    global CACHE
     wall = time.perf_counter()
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("--round", type=int, choices=sorted(ROUNDS), default=1)
     known, sys.argv[1:] = pre.parse_known_args()  # the rest is citizenise_eval.start's command line
     round_ = known.round
     variants = ROUNDS[round_]
-    CACHE = CACHE_ROOT / f"v{round_}"
     args, out_path, result = ce.start(__doc__, OUT if round_ == 1 else OUT.with_name("mask_eval2.json"))
     name = next(n for n in variants if n != "base")
     for treatment in ce.TREATMENTS if args.treatment == "both" else (args.treatment,):
