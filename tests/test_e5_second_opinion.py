@@ -1,6 +1,6 @@
 """The classifier's e5 second opinion (bot/nlu/classifier.py `e5_below`): trained and stored beside the
 first model, asked only for texts whose agency confidence under the first is below the bar, never for a
-button's payload, and its ranking is the e5 model's own."""
+button's payload, and its ranking is the e5 model's own; when e5 fails the first model's ranking stands."""
 
 from __future__ import annotations
 
@@ -74,7 +74,12 @@ x = C._features(C._raw(msgs[:2], len(clf.idf), 0), clf.idf, 1.0)
 xe = np.hstack([x.toarray(), encoder("e5", 1)(texts[:2])])
 p = C._softmax(xe @ clf.e5_coef.T + clf.e5_intercept, clf.e5_temperature)
 expected = [[str(clf.classes[j]) for j in np.argsort(-row)] for row in p]
+def broken(texts, threads):
+    raise RuntimeError("e5 file missing")
+C._e5 = broken  # e5 fails at serving time: the first model's ranking stands, nothing raises
+degraded, _, _ = parse(texts, 1.01)
 print(json.dumps({
+    "degraded_same_as_first": degraded == first,
     "e5_shape": list(clf.e5_coef.shape), "first_shape": list(clf.coef.shape),
     "asked_none": asked_none, "asked_all": asked_all, "asked_mid": asked_mid, "conf": conf,
     "first": [[r["name"] for r in rk] for rk in first[:2]], "every": [[r["name"] for r in rk] for rk in every[:2]],
@@ -95,6 +100,7 @@ def test_the_e5_model_ranks_only_texts_under_the_bar_and_never_a_payload() -> No
     assert out["asked_none"] == []
     assert out["asked_all"] == ["路燈不亮", "晚上這邊好暗，有人在巷子裡停車還放音樂"]  # not "/affirm"
     assert out["payload_same"]
+    assert out["degraded_same_as_first"]
     low, high = sorted(zip(out["conf"], ["路燈不亮", "晚上這邊好暗，有人在巷子裡停車還放音樂"]))
     assert high[0] - low[0] > 1e-3, out["conf"]  # the two texts are not equally sure
     assert out["asked_mid"] == [low[1]]

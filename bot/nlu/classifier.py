@@ -5,9 +5,10 @@ router's ask-or-act threshold.
 
 A second opinion for unsure texts (`e5_below`): a second SVM over the same features plus the
 text's e5 vector (bot/nlu/embeddings.py) ranks every text whose agency confidence (the router's,
-bot/nlu/router.py) under the first is below `e5_below`. e5 carries much better to writers no
-training source resembles (leave-one-source-out CV, benchmarks/README.md "Dense e5 features"),
-but costs ~5 ms of CPU a text; the texts the first model is sure of (most routine reports) skip it.
+bot/nlu/agency.py) under the first is below `e5_below`; if e5 fails, the first model's ranking
+stands. e5 carries much better to writers no training source resembles (leave-one-source-out CV,
+benchmarks/README.md "Dense e5 features"), but costs 5-10 ms of CPU a text; the texts the first
+model is sure of (most routine reports) skip it.
 
 Why not DIET: on ~190 intents × ~7,000 examples DIET needs 6–15 s per epoch on this 2-core
 machine (minutes to train); this trains in seconds and scored as well or better in
@@ -254,10 +255,15 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         probs = _softmax(np.asarray(x @ self.coef.T) + self.intercept, self.temperature)
         if self.e5_coef is not None:
             unsure = self._unsure(messages, probs)
-            if unsure:
-                vectors = _e5([messages[i].get(TEXT) for i in unsure], int(self.config["e5_threads"]))
-                xe = self._with_e5(x[unsure], vectors)
-                probs[unsure] = _softmax(np.asarray(xe @ self.e5_coef.T) + self.e5_intercept, self.e5_temperature)
+            try:
+                if unsure:
+                    vectors = _e5([messages[i].get(TEXT) for i in unsure], int(self.config["e5_threads"]))
+                    xe = self._with_e5(x[unsure], vectors)
+                    probs[unsure] = _softmax(np.asarray(xe @ self.e5_coef.T) + self.e5_intercept,
+                                             self.e5_temperature)
+            except Exception as exc:  # noqa: BLE001 - e5 broken (file, runtime): route with the first model
+                logger.warning("LinearIntentClassifier: no e5 second opinion for %d texts (%s); first model's "
+                               "ranking kept", len(unsure), type(exc).__name__)
         k = self.config["ranking_length"] or len(self.classes)
         for message, p in zip(messages, probs):
             order = np.argsort(-p)[:k]
@@ -289,7 +295,12 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                 if "e5_coef" in data:
                     component.e5_coef, component.e5_intercept = data["e5_coef"], data["e5_intercept"]
                     component.e5_temperature = float(data["e5_temperature"][0])
-                    _e5(["暖機"], 1)  # load e5 while the server starts, not while the first unsure citizen waits
         except (ValueError, FileNotFoundError):
             logger.warning("LinearIntentClassifier: no trained weights found")
+        if component.e5_coef is not None:
+            try:
+                _e5(["暖機"], 1)  # load e5 while the server starts, not while the first unsure citizen waits
+            except Exception as exc:  # noqa: BLE001 - reported; `process` keeps the first model's ranking
+                logger.warning("LinearIntentClassifier: e5 not available (%s): unsure texts keep the first "
+                               "model's ranking", type(exc).__name__)
         return component
