@@ -114,16 +114,11 @@ qp.Proxy.fit = _timed_fit(qp.Proxy.fit)
 
 
 def agency_confidence(text: str, ranking: list[dict]) -> float:
-    """The router's agency confidence for a ranking (bot.nlu.router._decide's, unrounded; an emergency the
-    keyword rules catch is decided by the rules whatever the ranking, so either ranking gives its decision)."""
-    from bot.nlu import router
+    """The router's agency confidence for a ranking (bot.nlu.agency's, the one the shipped classifier's
+    second opinion uses; an emergency the keyword rules catch is decided by the rules whatever the ranking)."""
+    from bot.nlu.agency import agency_confidence as confidence
 
-    cat = catalogue()
-    ranked = router.ranked_services(text, ranking, cat)
-    if not ranked:
-        return 0.0
-    agencies, total = router.agency_sums(ranked, cat)
-    return agencies[0][1] / total
+    return confidence(text, ranking, catalogue())
 
 
 class Cascade:
